@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+// dvfs command line: one subcommand per file in this folder.
+import { runServe } from './serve.js';
+
+const USAGE = `dvfs — mount a Dataverse repository as folders
+
+Usage:
+  dvfs serve [--port N] [--data-dir DIR] [--seed demo] [fault flags]   run the built-in Dataverse-compatible server
+  dvfs help                                                             this text
+
+Run 'dvfs <command> --help' for the flags of a command.`;
+
+const commands: Record<string, (args: string[]) => Promise<number>> = {
+  serve: runServe,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    console.log(USAGE);
+    return cmd ? 0 : 2;
+  }
+  const run = commands[cmd];
+  if (!run) {
+    console.error(`dvfs: unknown command '${cmd}'\n\n${USAGE}`);
+    return 2;
+  }
+  return run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== 0) process.exitCode = code;
+  },
+  (e: unknown) => {
+    console.error(`dvfs: ${e instanceof Error ? e.message : String(e)}`);
+    process.exitCode = 1;
+  },
+);
