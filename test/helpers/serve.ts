@@ -6,7 +6,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CLI = path.join(REPO, 'dist', 'cli', 'main.js');
+/** The built CLI; DVFS_CLI points elsewhere (parallel builds into .build/<name>). */
+export const CLI = process.env.DVFS_CLI ? path.resolve(process.env.DVFS_CLI) : path.join(REPO, 'dist', 'cli', 'main.js');
 
 export interface ServeProcess {
   url: string;
