@@ -1,10 +1,17 @@
 #!/usr/bin/env node
 // dvfs command line: one subcommand per file in this folder.
 import { runServe } from './serve.js';
+import { runMount } from './mount.js';
+import { runRefresh, runUnmount } from './unmount.js';
+import { runDemo } from './demo.js';
 
 const USAGE = `dvfs — mount a Dataverse repository as folders
 
 Usage:
+  dvfs demo [mountpoint]                                               start the built-in server with demo data and mount it
+  dvfs mount <server-url> <mountpoint> [options]                        mount a Dataverse installation (foreground)
+  dvfs unmount <mountpoint>                                            unmount (waits for the mount's process to finish)
+  dvfs refresh <mountpoint>                                            forget cached listings of drafts and collections
   dvfs serve [--port N] [--data-dir DIR] [--seed demo] [fault flags]   run the built-in Dataverse-compatible server
   dvfs help                                                             this text
 
@@ -12,6 +19,10 @@ Run 'dvfs <command> --help' for the flags of a command.`;
 
 const commands: Record<string, (args: string[]) => Promise<number>> = {
   serve: runServe,
+  mount: runMount,
+  unmount: runUnmount,
+  refresh: runRefresh,
+  demo: runDemo,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startServer } from '../server/server.js';
-import { FAULT_FLAG_HELP, faultOptionsFromFlags, FAULT_FLAG_SPEC } from '../server/fault-flags.js';
+import { FAULT_FLAG_HELP, faultConfigFromFlags, faultOptionsFromFlags, FAULT_FLAG_SPEC } from '../server/fault-flags.js';
 import { seedDemo } from '../server/seed/demo.js';
 
 const HELP = `Usage: dvfs serve [options]
@@ -22,6 +22,8 @@ Options:
   --ingest-seconds N    how long the Ingest lock of a tabular upload lasts (default 3)
   --publish-seconds N   how long the finalizePublication lock lasts (default 1)
   --version-string V    what /api/info/version reports (default 6.11)
+  --max-upload-bytes N  :MaxFileUploadSizeInBytes (default: no limit)
+  --zip-files-limit N   :ZipUploadFilesLimit, entries an uploaded zip may unpack to (default 1000)
 ${FAULT_FLAG_HELP}`;
 
 export async function runServe(args: string[]): Promise<number> {
@@ -35,6 +37,8 @@ export async function runServe(args: string[]): Promise<number> {
       'ingest-seconds': { type: 'string' },
       'publish-seconds': { type: 'string' },
       'version-string': { type: 'string' },
+      'max-upload-bytes': { type: 'string' },
+      'zip-files-limit': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       ...FAULT_FLAG_SPEC,
     },
@@ -61,6 +65,9 @@ export async function runServe(args: string[]): Promise<number> {
   if (values['ingest-seconds'] !== undefined) config.ingestSeconds = num('ingest-seconds', values['ingest-seconds']);
   if (values['publish-seconds'] !== undefined) config.publishSeconds = num('publish-seconds', values['publish-seconds']);
   if (values['version-string'] !== undefined) config.version = values['version-string'];
+  if (values['max-upload-bytes'] !== undefined) config.maxFileUploadSize = num('max-upload-bytes', values['max-upload-bytes']);
+  if (values['zip-files-limit'] !== undefined) config.zipUploadFilesLimit = num('zip-files-limit', values['zip-files-limit']);
+  Object.assign(config, faultConfigFromFlags(values as Record<string, unknown>));
 
   const server = await startServer({
     dataDir,

@@ -1,0 +1,8 @@
+// Sizes on the command line: 500M, 20G, 1.5T, or plain bytes (1024-based).
+const UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
+
+export function parseSize(v: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$/i.exec(v.trim());
+  if (!m) throw new Error(`${flag} needs a size like 500M or 20G, got '${v}'`);
+  return Math.floor(Number(m[1]) * UNITS[m[2].toUpperCase()]);
+}

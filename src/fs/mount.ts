@@ -1,0 +1,90 @@
+// Mounting and unmounting with fuse-native: options, stale mounts, clean exit.
+import { execFile } from 'node:child_process';
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import Fuse, { type FuseOptions } from 'fuse-native';
+
+const exec = promisify(execFile);
+
+export interface MountOptions {
+  allowOther?: boolean;
+  debug?: boolean;
+  /** Kernel attribute and entry cache lifetime (seconds). */
+  attrTimeoutSeconds: number;
+  /** Extra libfuse options (e.g. big_writes), injected through fsname (the binding exposes no other way). */
+  extraOptions?: string[];
+  readOnly?: boolean;
+}
+
+/** Is `mnt` a FUSE mount point right now (per /proc/mounts)? */
+export async function isMounted(mnt: string): Promise<boolean> {
+  const target = path.resolve(mnt);
+  const mounts = await readFile('/proc/mounts', 'utf8').catch(() => '');
+  return mounts.split('\n').some((line) => {
+    const [, where, type] = line.split(' ');
+    return where?.replace(/\\040/g, ' ') === target && type?.startsWith('fuse');
+  });
+}
+
+/** A mount whose process died answers ENOTCONN ("Transport endpoint is not connected"). */
+export async function isStale(mnt: string): Promise<boolean> {
+  try {
+    await stat(mnt);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOTCONN';
+  }
+}
+
+/** Lazy unmount with whichever fusermount the machine has. */
+export async function forceUnmount(mnt: string): Promise<void> {
+  const target = path.resolve(mnt);
+  for (const cmd of ['fusermount3', 'fusermount']) {
+    try {
+      await exec(cmd, ['-uz', target]);
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // command not installed
+      throw new Error(`${cmd} -uz ${target} failed: ${(e as { stderr?: string }).stderr?.trim() || (e as Error).message}`);
+    }
+  }
+  throw new Error('neither fusermount3 nor fusermount is installed (apt-get install fuse3)');
+}
+
+export interface Mounted {
+  mountpoint: string;
+  unmount(): Promise<void>;
+}
+
+/** Mount `ops` at `mnt`, clearing a stale mount left by a crashed process first. */
+export async function mountFs(mnt: string, ops: object, opts: MountOptions): Promise<Mounted> {
+  const mountpoint = path.resolve(mnt);
+  if (await isStale(mountpoint)) await forceUnmount(mountpoint);
+  else if (await isMounted(mountpoint)) throw new Error(`${mountpoint} is already mounted (dvfs unmount ${mountpoint})`);
+  const fsOptions = ['dvfs', ...(opts.readOnly ? ['ro'] : []), ...(opts.extraOptions ?? [])];
+  const fuseOpts: FuseOptions = {
+    mkdir: true,
+    autoUnmount: true, // the kernel mount goes away even if this process is killed
+    autoCache: true, // page cache kept across opens unless size or mtime changed
+    allowOther: opts.allowOther,
+    debug: opts.debug,
+    fsname: fsOptions.join(','),
+    subtype: 'dvfs',
+    attrTimeout: String(opts.attrTimeoutSeconds),
+    entryTimeout: String(opts.attrTimeoutSeconds),
+    // Above the client's own retry budget, so our EIO comes first.
+    timeout: { default: 120_000, read: 300_000 },
+  };
+  const fuse = new Fuse(mountpoint, ops, fuseOpts);
+  await new Promise<void>((resolve, reject) => fuse.mount((err) => (err ? reject(err) : resolve())));
+  let unmounted = false;
+  return {
+    mountpoint,
+    async unmount() {
+      if (unmounted) return;
+      unmounted = true;
+      await new Promise<void>((resolve, reject) => fuse.unmount((err) => (err ? reject(err) : resolve())));
+    },
+  };
+}

@@ -1,0 +1,171 @@
+// FUSE operations (fuse-native): each one translates to the layers below and
+// answers with a number. No business logic here (design.md, fs/).
+import type { Namespace } from '../tree/namespace.js';
+import type { FileNode, Node } from '../tree/nodes.js';
+import type { FileReader, FileSource } from '../cache/types.js';
+import { FsError, readOnly } from '../tree/errors.js';
+import { describe, ERRNO, errnoName, toErrno } from './errno.js';
+
+export interface ReaderFactory {
+  open(source: FileSource): FileReader;
+}
+
+export interface OperationsDeps {
+  ns: Namespace;
+  cache: ReaderFactory;
+  /** Checks that the caller may read a restricted file (a 1-byte request to the server). */
+  probeAccess(source: FileSource): Promise<void>;
+  log: (line: string) => void;
+}
+
+interface Handle {
+  node: FileNode;
+  reader?: FileReader;
+}
+
+const XATTR_PREFIX = 'user.dataverse.';
+/** st_blksize: tools like cat size their reads by it. */
+const BLKSIZE = 1 << 20;
+const O_ACCMODE = 3;
+const O_TRUNC = 0o1000;
+
+type Cb = (code: number, ...rest: unknown[]) => void;
+
+export function makeOperations(deps: OperationsDeps) {
+  const { ns, cache, log } = deps;
+  const handles = new Map<number, Handle>();
+  let nextFd = 1;
+  const uid = process.getuid?.() ?? 0;
+  const gid = process.getgid?.() ?? 0;
+
+  /** Run an async operation and answer the kernel with a number, never throwing into the binding. */
+  function run(op: string, path: string, cb: Cb, fn: () => Promise<unknown[] | void>, quiet: ErrnoQuiet = 'ENOENT'): void {
+    fn().then(
+      (rest) => cb(0, ...(rest ?? [])),
+      (e: unknown) => {
+        const name = errnoName(e);
+        if (name !== quiet && !(name === 'ENODATA' && op === 'getxattr')) log(`${op} ${path}: ${name}: ${describe(e)}`);
+        cb(toErrno(e));
+      },
+    );
+  }
+
+  function stat(node: Node) {
+    const base = { uid, gid, mtime: node.mtime, atime: node.mtime, ctime: node.mtime, blksize: BLKSIZE };
+    if (node.kind === 'dir') return { ...base, mode: 0o040555, size: 4096, nlink: 2, blocks: 8 };
+    if (node.kind === 'link') return { ...base, mode: 0o120777, size: Buffer.byteLength(node.target), nlink: 1 };
+    return { ...base, mode: 0o100444, size: node.size, nlink: 1, blocks: Math.ceil(node.size / 512) };
+  }
+
+  const refuse = (op: string) => (path: string, ...args: unknown[]) => {
+    const cb = args[args.length - 1] as Cb;
+    run(op, path, cb, async () => {
+      throw readOnly(path, 'this mount is read-only');
+    }, 'EROFS');
+  };
+
+  return {
+    init(cb: Cb) {
+      cb(0);
+    },
+    getattr(path: string, cb: Cb) {
+      run('getattr', path, cb, async () => [stat(await ns.resolve(path))]);
+    },
+    readdir(path: string, cb: Cb) {
+      run('readdir', path, cb, async () => [await ns.list(path)]);
+    },
+    readlink(path: string, cb: Cb) {
+      run('readlink', path, cb, async () => {
+        const node = await ns.resolve(path);
+        if (node.kind !== 'link') throw new FsError('EINVAL', 'not a symbolic link');
+        return [node.target];
+      });
+    },
+    access(path: string, mode: number, cb: Cb) {
+      run('access', path, cb, async () => {
+        await ns.resolve(path);
+        if (mode & 2) throw readOnly(path, 'this mount is read-only');
+      }, 'EROFS');
+    },
+    open(path: string, flags: number, cb: Cb) {
+      run('open', path, cb, async () => {
+        const node = await ns.resolve(path);
+        if (node.kind === 'dir') throw new FsError('EISDIR', 'is a folder');
+        if (node.kind !== 'file') throw new FsError('EINVAL', 'not a file');
+        if ((flags & O_ACCMODE) !== 0 || flags & O_TRUNC) throw readOnly(path, 'this mount is read-only');
+        if (node.restricted && node.source) await deps.probeAccess(node.source);
+        const fd = nextFd++;
+        handles.set(fd, { node, reader: node.source && node.size > 0 ? cache.open(node.source) : undefined });
+        return [fd];
+      }, 'EROFS');
+    },
+    read(path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) {
+      const h = handles.get(fd);
+      if (!h) return cb(-ERRNO.EBADF);
+      if (pos >= h.node.size || len === 0) return cb(0);
+      const n = Math.min(len, h.node.size - pos);
+      if (h.node.content) {
+        h.node.content.copy(buf, 0, pos, pos + n);
+        return cb(n);
+      }
+      h.reader!.read(pos, n).then(
+        (data) => {
+          data.copy(buf, 0, 0, data.length);
+          cb(data.length);
+        },
+        (e: unknown) => {
+          log(`read ${path} @${pos}+${n}: ${errnoName(e)}: ${describe(e)}`);
+          cb(toErrno(e));
+        },
+      );
+    },
+    release(path: string, fd: number, cb: Cb) {
+      handles.get(fd)?.reader?.close();
+      handles.delete(fd);
+      cb(0);
+    },
+    flush(path: string, fd: number, cb: Cb) {
+      cb(0);
+    },
+    fsync(path: string, datasync: number, fd: number, cb: Cb) {
+      cb(0);
+    },
+    statfs(path: string, cb: Cb) {
+      // Values pass through a Uint32Array: keep them below 2^32 with a large block size.
+      cb(0, { bsize: BLKSIZE, frsize: BLKSIZE, blocks: 2 ** 30, bfree: 2 ** 30, bavail: 2 ** 30, files: 1e9, ffree: 1e9, favail: 1e9, fsid: 0x64766673, flag: 0, namemax: 255 });
+    },
+    getxattr(path: string, name: string, position: number, cb: Cb) {
+      run('getxattr', path, cb, async () => {
+        const node = await ns.resolve(path);
+        const value = name.startsWith(XATTR_PREFIX) ? node.xattrs[name.slice(XATTR_PREFIX.length)] : undefined;
+        if (value === undefined) throw new FsError('ENODATA', `no attribute ${name}`);
+        return [Buffer.from(value)];
+      });
+    },
+    listxattr(path: string, cb: Cb) {
+      run('listxattr', path, cb, async () => {
+        const node = await ns.resolve(path);
+        return [Object.keys(node.xattrs).map((k) => XATTR_PREFIX + k)];
+      });
+    },
+    create: refuse('create'),
+    write: (path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) => cb(-ERRNO.EROFS),
+    truncate: refuse('truncate'),
+    ftruncate: refuse('ftruncate'),
+    mkdir: refuse('mkdir'),
+    rmdir: refuse('rmdir'),
+    unlink: refuse('unlink'),
+    rename: refuse('rename'),
+    link: refuse('link'),
+    symlink: refuse('symlink'),
+    mknod: refuse('mknod'),
+    chmod: refuse('chmod'),
+    chown: refuse('chown'),
+    utimens: refuse('utimens'),
+    setxattr: refuse('setxattr'),
+    removexattr: refuse('removexattr'),
+  };
+}
+
+/** An errno that is normal for an operation and not worth a log line. */
+type ErrnoQuiet = 'ENOENT' | 'EROFS';

@@ -1,0 +1,36 @@
+// What a path in the mount is.
+import type { FileSource } from '../cache/types.js';
+
+interface Common {
+  mtime: Date;
+  /** user.dataverse.* extended attributes (names without the prefix). */
+  xattrs: Record<string, string>;
+}
+
+export interface DirNode extends Common {
+  kind: 'dir';
+  /** Children by name (loaded on demand, cached by the namespace). */
+  children(): Promise<Map<string, Node>>;
+  /** Variant entries reachable by name but not listed (see names.ts VARIANT_MARK). */
+  hidden?(name: string): Promise<Node | undefined>;
+  /** Names of those variant entries, for --show-variants. */
+  variantNames?(): Promise<string[]>;
+}
+
+export interface FileNode extends Common {
+  kind: 'file';
+  size: number;
+  /** Read through the block cache by ranges. */
+  source?: FileSource;
+  /** Small generated content (variants of unknown size), held in memory. */
+  content?: Buffer;
+  /** Restricted on the server: opening needs DownloadFile. */
+  restricted: boolean;
+}
+
+export interface LinkNode extends Common {
+  kind: 'link';
+  target: string;
+}
+
+export type Node = DirNode | FileNode | LinkNode;
