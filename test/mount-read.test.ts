@@ -132,6 +132,7 @@ describe('tools', () => {
       await execFile('wget', ['-q', '-r', '-e', 'robots=off', '-nH', '--cut-dirs=3', '--content-disposition', '--header', `X-Dataverse-key: ${fx.editor.token}`, '-P', path.join(work, 'wget'), url]).catch(() => undefined);
       const wgetFiles = (await findFiles(path.join(work, 'wget'))).filter((l) => !l.startsWith('.index') && !l.includes('/.index') && !l.startsWith('dirindex'));
       const decoded = wgetFiles.map((l) => decodeURIComponent(l.replace(/^datafile\//, '')));
+      expect(decoded.length).toBe(fx.versions['2.0'].length);
       expect(decoded).toEqual(await findFiles(path.join(work, 'rsync')));
       for (const line of decoded) {
         const rel = line.split('\t')[0];
@@ -169,6 +170,8 @@ describe('permissions and errors', () => {
     try {
       const sub = await readdir(path.join(m.mountpoint, 'lab', 'sub'));
       expect(sub).toEqual([]);
+      expect(await readdir(path.join(m.mountpoint, 'lab'))).toContain(fx.folder);
+      expect((await readdir(path.join(m.mountpoint, 'lab', fx.folder))).sort()).toEqual(['1.0', '2.0', 'latest']);
     } finally {
       await m.dispose();
     }
