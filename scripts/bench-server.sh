@@ -87,6 +87,8 @@ user_line=""
 cat >"$work/nginx/nginx.conf" <<CONF
 $user_line
 worker_processes 1;
+# One process (no master), so its CPU time is easy to read.
+master_process off;
 daemon off;
 pid $work/nginx/nginx.pid;
 error_log $work/nginx/error.log;
@@ -122,24 +124,32 @@ curl -sS -r 536870912-537919487 -H "X-Dataverse-key: $token" "$dvfs_url" -o "$wo
 curl -sS -r 536870912-537919487 "$nginx_url" -o "$work/b.part"
 cmp -s "$work/a.part" "$work/b.part" || die "dvfs serve and nginx serve different bytes"
 
-# curl_get URL [curl args]: prints "seconds" for a full GET to /dev/null (checks the size).
+ticks_per_s=$(getconf CLK_TCK)
+# CPU time (user + system, in clock ticks) a process has used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# curl_get PID URL [curl args]: prints "seconds cpu-seconds" for a full GET to /dev/null
+# (checks the size); cpu-seconds is what server process PID spent meanwhile.
 curl_get() {
-  local u=$1; shift
-  local out
+  local pid=$1 u=$2; shift 2
+  local out c0 c1
+  c0=$(cpu_ticks "$pid")
   out=$(curl -sS -o /dev/null -w '%{size_download} %{time_total}' "$@" "$u")
+  c1=$(cpu_ticks "$pid")
   [ "${out% *}" = "$SIZE" ] || die "short download from $u: ${out% *} bytes"
-  echo "${out#* }"
+  echo "${out#* } $(awk -v t=$((c1 - c0)) -v hz="$ticks_per_s" 'BEGIN {printf "%.3f", t / hz}')"
 }
 # Warm both (page cache, JIT), then alternate.
-curl_get "$dvfs_url" -H "X-Dataverse-key: $token" >/dev/null
-curl_get "$nginx_url" >/dev/null
+curl_get "$serve_pid" "$dvfs_url" -H "X-Dataverse-key: $token" >/dev/null
+curl_get "$nginx_pid" "$nginx_url" >/dev/null
 : >"$work/dvfs.times"; : >"$work/nginx.times"
 for _ in $(seq "$REPS"); do
-  curl_get "$dvfs_url" -H "X-Dataverse-key: $token" >>"$work/dvfs.times"
-  curl_get "$nginx_url" >>"$work/nginx.times"
+  curl_get "$serve_pid" "$dvfs_url" -H "X-Dataverse-key: $token" >>"$work/dvfs.times"
+  curl_get "$nginx_pid" "$nginx_url" >>"$work/nginx.times"
 done
-dvfs_s=$(median <"$work/dvfs.times")
-nginx_s=$(median <"$work/nginx.times")
+dvfs_s=$(cut -d' ' -f1 "$work/dvfs.times" | median)
+nginx_s=$(cut -d' ' -f1 "$work/nginx.times" | median)
+dvfs_cpu=$(cut -d' ' -f2 "$work/dvfs.times" | median)
+nginx_cpu=$(cut -d' ' -f2 "$work/nginx.times" | median)
 mbs() { awk -v s="$1" -v n="$SIZE" 'BEGIN {printf "%.0f", n / s / 1e6}'; }
 dvfs_mbs=$(mbs "$dvfs_s")
 nginx_mbs=$(mbs "$nginx_s")
@@ -179,8 +189,10 @@ echo
 echo "| measurement | dvfs serve | nginx | ratio |"
 echo "| --- | ---: | ---: | ---: |"
 echo "| GET 1 GiB file, median of $REPS (MB/s) | $dvfs_mbs | $nginx_mbs | $ratio |"
+echo "| server CPU time per 1 GiB GET, median (s) | $dvfs_cpu | $nginx_cpu | $(awk -v a="$dvfs_cpu" -v b="$nginx_cpu" 'BEGIN {if (b > 0) printf "%.1f", a / b; else print "—"}') |"
 echo "| GET versions/:latest/files?limit=1000 of $SMALL_FILES files, median of $LIST_REPS (ms) | $list_ms | — | — |"
 echo
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews throughput; CPU time per GiB is the steadier figure)"
 if awk -v r="$ratio" 'BEGIN {exit !(r >= 0.8)}'; then
   echo "target dvfs serve >= 0.8 x nginx for the 1 GiB file: met ($ratio)"
 else

@@ -35,6 +35,8 @@ export interface ServerConfig {
   blobOrigin?: string;
   /** Lifetime of signed blob URLs. */
   signedUrlSeconds: number;
+  /** Port of the blob origin; 0 or absent picks a free one (fixed, signed URLs outlive a restart). */
+  blobPort?: number;
   shaping: Shaping;
 }
 

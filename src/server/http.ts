@@ -54,8 +54,8 @@ export function jaxrsError(ctx: Ctx, status: number, message?: string): ApiError
   const fixed: Record<number, string> = { 403: GENERIC_403, 404: GENERIC_404, 405: GENERIC_405 };
   const msg = message ?? fixed[status] ?? 'Bad Request.';
   const body: Record<string, unknown> = { status: 'ERROR', code: status, message: msg };
-  // A message starting with "datafile" is passed through and requestUrl is omitted.
-  if (!msg.startsWith('datafile')) {
+  // A message starting with "datafile" (any case) is passed through and requestUrl is omitted.
+  if (!msg.toLowerCase().startsWith('datafile')) {
     body.requestUrl = `${ctx.config.publicUrl}${ctx.url.pathname}${ctx.url.search}`;
     body.requestMethod = ctx.req.method;
   }

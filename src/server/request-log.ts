@@ -25,8 +25,10 @@ export class RequestLog {
 
   begin(ctx: Pick<Ctx, 'req' | 'res' | 'url' | 'tokenSent'>, origin: 'api' | 'blob'): RequestLogEntry {
     const { req, res, url } = ctx;
+    // Tokens never enter the log: key= (API token) and token= (signed URLs) are masked,
+    // and no header is kept beyond Range.
     const query = new URLSearchParams(url.search);
-    if (query.has('key')) query.set('key', '***');
+    for (const secret of ['key', 'token']) if (query.has(secret)) query.set(secret, '***');
     const q = query.toString();
     const entry: RequestLogEntry = {
       seq: ++this.seq,
@@ -47,13 +49,17 @@ export class RequestLog {
     res.on('finish', done);
     res.on('close', done);
     this.entries.push(entry);
-    if (this.entries.length > MAX_ENTRIES) this.entries.splice(0, this.entries.length - MAX_ENTRIES);
+    // Trim in batches so a long run does not shift the whole array on every request.
+    if (this.entries.length > MAX_ENTRIES * 1.1) this.entries.splice(0, this.entries.length - MAX_ENTRIES);
     return entry;
   }
 
-  /** Entries with seq greater than `since`. */
+  /** Entries with seq greater than `since` (oldest first). */
   list(since = 0): RequestLogEntry[] {
-    return this.entries.filter((e) => e.seq > since);
+    // Entries are in seq order: find the first newer one from the end.
+    let i = this.entries.length;
+    while (i > 0 && this.entries[i - 1].seq > since) i--;
+    return this.entries.slice(i);
   }
 
   lastSeq(): number {

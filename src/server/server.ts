@@ -6,10 +6,11 @@ import { ApiError, apiError, internalError, jaxrsError, Router, sendJson, type C
 import { BAD_API_KEY, requestToken, userForToken } from './auth.js';
 import { defaultConfig, type ServerConfig } from './config.js';
 import { Store } from './store.js';
-import { Faults } from './faults.js';
+import { Faults, isControlRequest } from './faults.js';
 import { RequestLog } from './request-log.js';
 import { registerRoutes } from './routes/index.js';
 import { bootstrap } from './bootstrap.js';
+import { resumeIngests } from './ingest.js';
 import { BlobOrigin } from './blob-origin.js';
 import { isoSeconds } from './json.js';
 
@@ -42,6 +43,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   if (opts.faults) faults.set(opts.faults);
   const config: ServerConfig = { ...defaultConfig(faults), ...opts.config, shaping: faults };
   await bootstrap(store, config);
+  // Tabular ingests that were pending when the server stopped: finish or re-arm them.
+  resumeIngests(store, log);
 
   const router = new Router();
   registerRoutes(router, { faults, requestLog, log });
@@ -69,9 +72,11 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     };
     const token = requestToken(ctx);
     ctx.tokenSent = token !== undefined;
-    ctx.logEntry = requestLog.begin(ctx, 'api');
+    // The control endpoint is exempt from faults and from the request log it serves.
+    const control = isControlRequest(ctx);
+    if (!control) ctx.logEntry = requestLog.begin(ctx, 'api');
     try {
-      if (await faults.beforeRequest(ctx)) return;
+      if (!control && (await faults.beforeRequest(ctx))) return;
       if (!m) throw jaxrsError(ctx, 404);
       const found = router.match(req.method ?? 'GET', ctx.apiPath.replace(/\/$/, ''));
       if (found === undefined) throw jaxrsError(ctx, 404);
