@@ -292,7 +292,7 @@ describe('persistence', () => {
     await publishCollection(api, 'durable');
     await createCollection(api, 'durable', 'durableChild', 'Durable Child');
     await srv.stop();
-    srv = await startServe({ dataDir: srv.dataDir });
+    srv = await startServe({ dataDir: srv.dataDir, ownsDataDir: true });
     api = new Api(srv.url, srv.adminToken);
     guest = api.as(undefined);
     const r = await guest.get('/api/dataverses/durable');

@@ -618,7 +618,7 @@ describe('persistence', () => {
     await publishDataset(api, ds.id);
     await retitle(api, ds.id, 'Durable draft');
     await srv.stop();
-    srv = await startServe({ dataDir: srv.dataDir });
+    srv = await startServe({ dataDir: srv.dataDir, ownsDataDir: true });
     api = new Api(srv.url, srv.adminToken);
     guest = api.as(undefined);
     const byPid = await guest.get(`/api/datasets/:persistentId/?persistentId=${ds.pid}`);

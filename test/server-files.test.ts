@@ -429,7 +429,7 @@ describe('persistence of edits', () => {
     const rep = await replaceFile(api, c, 'c.txt', 'ccc v2');
     const newC = rep.json.data.files[0].dataFile.id;
     await srv.stop();
-    srv = await startServe({ dataDir, args: ['--ingest-seconds', '1'] });
+    srv = await startServe({ dataDir, args: ['--ingest-seconds', '1'], ownsDataDir: true });
     api = new Api(srv.url, srv.adminToken);
     const files = await draftFiles(api, ds);
     expect(files.map((f) => [f.dataFile.id, f.directoryLabel ?? '', f.label]).sort()).toEqual(

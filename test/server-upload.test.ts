@@ -401,7 +401,7 @@ describe('persistence', () => {
     const r = await addFile(api, ds, 'kept.bin', data, { directoryLabel: 'keep', description: 'kept' });
     const id = r.json.data.files[0].dataFile.id;
     await srv.stop();
-    srv = await startServe({ dataDir, args: ['--ingest-seconds', '1'] });
+    srv = await startServe({ dataDir, args: ['--ingest-seconds', '1'], ownsDataDir: true });
     api = new Api(srv.url, srv.adminToken);
     const f = await api.get(`/api/files/${id}`);
     expect(f.status).toBe(200);

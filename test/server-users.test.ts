@@ -91,7 +91,7 @@ describe('info and users', () => {
     } finally {
       await again.stop();
     }
-    srv = await startServe({ dataDir: srv.dataDir });
+    srv = await startServe({ dataDir: srv.dataDir, ownsDataDir: true });
     api = new Api(srv.url, srv.adminToken);
   });
 });

@@ -77,7 +77,14 @@ export async function runServe(args: string[]): Promise<number> {
     faults: faultOptionsFromFlags(values as Record<string, unknown>),
     log: (line) => console.error(`dvfs serve: ${line}`),
   });
-  if (values.seed === 'demo') await seedDemo(server, (line) => console.log(line));
+  if (values.seed === 'demo') {
+    try {
+      await seedDemo(server, (line) => console.log(line));
+    } catch (e) {
+      await server.close();
+      throw e;
+    }
+  }
 
   console.log(`dvfs serve: listening on ${server.url} (data in ${dataDir})`);
   if (server.config.blobOrigin) console.log(`dvfs serve: blob origin for redirect mode on ${server.config.blobOrigin}`);

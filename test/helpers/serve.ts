@@ -26,10 +26,12 @@ export interface ServeOptions {
   dataDir?: string;
   /** Wait this long for the "listening" line (the demo seed takes a while). */
   startTimeoutMs?: number;
+  /** Remove the data directory on dispose even though the caller gave it (a restart of a test's own server). */
+  ownsDataDir?: boolean;
 }
 
 export async function startServe(opts: ServeOptions = {}): Promise<ServeProcess> {
-  const ownDir = opts.dataDir === undefined;
+  const ownDir = opts.dataDir === undefined || opts.ownsDataDir === true;
   const dataDir = opts.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'dvfs-serve-')));
   const proc = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--data-dir', dataDir, ...(opts.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],

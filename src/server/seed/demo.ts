@@ -1,6 +1,7 @@
 // `dvfs serve --seed demo`: a small but realistic installation, built through
 // the server's own HTTP API (the same code paths a real client uses). Only
 // the 512 MiB file is registered directly, as a synthetic blob.
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +12,16 @@ import { isoSeconds } from '../json.js';
 import { demoCsv, demoPng, stationCsv } from './demo-content.js';
 
 export const DEMO_TOKENS_FILE = 'demo-tokens.json';
-const ASSETS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'assets', 'demo');
+/** assets/demo of the package, found by walking up from this file (works from dist/ and from other build folders). */
+function assetsDir(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('seed: cannot find the dvfs package root (assets/demo)');
+    dir = up;
+  }
+  return path.join(dir, 'assets', 'demo');
+}
 export const BIG_FILE_SIZE = 512 * 1024 * 1024 + 12_345; // not a multiple of any block size
 export const BIG_FILE_SEED = 20240501;
 export const MANY_FILES = 2000;
@@ -189,7 +199,7 @@ export async function seedDemo(server: RunningServer, print: (line: string) => v
 
     // 2. Climate model output: the big file and a SQLite database.
     const model = await editor.dataset('climate', 'Regional Climate Model Output', 'One run of the regional model with its station database.', 'Earth and Environmental Sciences');
-    await editor.add(model, 'stations.sqlite', await readFile(path.join(ASSETS, 'stations.sqlite')), { description: 'Station list and daily readings (SQLite).' });
+    await editor.add(model, 'stations.sqlite', await readFile(path.join(assetsDir(), 'stations.sqlite')), { description: 'Station list and daily readings (SQLite).' });
     await editor.add(model, 'config.json', JSON.stringify({ model: 'demo-rcm', resolution_km: 12, years: [2000, 2024] }, null, 2) + '\n', { directoryLabel: 'model/run-001' });
     await addSyntheticFile(server, model, 'output.bin', 'model/run-001', BIG_FILE_SEED, BIG_FILE_SIZE);
     await editor.publish(model, 'major');
