@@ -39,4 +39,6 @@ export interface CacheStats {
   rangeRequests: number;
   bytesDownloaded: number;
   evictions: number;
+  /** Blocks served without being cached because the disk was behind the network. */
+  writesSkipped?: number;
 }

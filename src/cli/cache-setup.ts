@@ -1,6 +1,6 @@
-// Builds the block cache for a mount. (Temporary: direct range reads until the block cache lands.)
+// Builds the block cache of a mount (one per server, under the cache dir).
 import type { DataverseClient } from '../dataverse/client.js';
-import type { FileReader, FileSource } from '../cache/types.js';
+import { BlockCache } from '../cache/block-cache.js';
 
 export interface CacheSetup {
   dir: string;
@@ -9,15 +9,6 @@ export interface CacheSetup {
   log: (line: string) => void;
 }
 
-export async function openBlockCache(setup: CacheSetup) {
-  return {
-    open(source: FileSource): FileReader {
-      return {
-        read: (offset, length) =>
-          setup.client.readRange({ fileId: source.fileId, query: source.query, start: offset, end: Math.min(source.size, offset + length) }),
-        close: () => {},
-      };
-    },
-    async close() {},
-  };
+export function openBlockCache(setup: CacheSetup): Promise<BlockCache> {
+  return BlockCache.create({ dir: setup.dir, maxBytes: setup.maxBytes, client: setup.client, log: setup.log });
 }

@@ -1,0 +1,321 @@
+// Bench part "read": the read path of a dvfs mount against curl, wget, a local
+// file, the FUSE binding's own ceiling, and rclone mount / httpdirfs on nginx.
+// Everything is measured in this one run and printed as one table of ratios.
+// Run through scripts/bench (which builds and prints the machine).
+import { execFile as execFileCb, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const execFile = promisify(execFileCb);
+const CLI = process.env.DVFS_CLI;
+if (!CLI) throw new Error('run through scripts/bench');
+const GiB = 1024 ** 3;
+const BIG = Number(process.env.BENCH_READ_SIZE ?? GiB);
+const REPS = Number(process.env.BENCH_REPS ?? 3);
+const SLOW = { latencyMs: 40, bandwidth: 50 * 1024 * 1024 };
+
+const work = await mkdtemp(path.join(os.tmpdir(), 'dvfs-bench-read-'));
+const children = new Set();
+const mounts = new Set();
+
+async function cleanup() {
+  for (const m of mounts) await execFile('fusermount', ['-uz', m]).catch(() => {});
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await rm(work, { recursive: true, force: true }).catch(() => {});
+}
+process.on('SIGINT', () => cleanup().then(() => process.exit(130)));
+process.on('SIGTERM', () => cleanup().then(() => process.exit(143)));
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+const mbps = (bytes, s) => bytes / s / 1e6;
+
+function start(cmd, args, readyRe, env = process.env) {
+  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+  children.add(p);
+  let out = '';
+  p.stdout.on('data', (d) => (out += d));
+  p.stderr.on('data', (d) => (out += d));
+  const ready = new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${cmd} did not start:\n${out}`)), 300_000);
+    const check = () => {
+      const m = readyRe.exec(out);
+      if (m) {
+        clearTimeout(t);
+        resolve(m);
+      }
+    };
+    p.stdout.on('data', check);
+    p.stderr.on('data', check);
+    p.once('exit', (code) => reject(new Error(`${cmd} exited ${code}:\n${out}`)));
+  });
+  return { p, ready, output: () => out };
+}
+
+async function stop(child) {
+  if (child.p.exitCode !== null) return;
+  const exited = new Promise((r) => child.p.once('exit', r));
+  child.p.kill('SIGTERM');
+  const t = setTimeout(() => child.p.kill('SIGKILL'), 20_000);
+  await exited;
+  clearTimeout(t);
+  children.delete(child.p);
+}
+
+/** Seconds a shell command takes. */
+async function timed(cmd, opts = {}) {
+  const t0 = performance.now();
+  await execFile('bash', ['-c', cmd], { maxBuffer: 1 << 26, ...opts });
+  return (performance.now() - t0) / 1000;
+}
+
+// --- the server and its data ---
+const dataDir = path.join(work, 'serve');
+const serve = start(process.execPath, [CLI, 'serve', '--port', '0', '--data-dir', dataDir, '--seed', 'demo'], /listening on (http:\/\/\S+)/);
+const url = (await serve.ready)[1];
+const tokens = JSON.parse(await readFile(path.join(dataDir, 'demo-tokens.json'), 'utf8')).users;
+const token = tokens.editor.token;
+const H = ['-H', `X-Dataverse-key: ${token}`];
+const api = async (p, init = {}) => {
+  const r = await fetch(`${url}/api/v1${p}`, { ...init, headers: { 'X-Dataverse-key': token, ...(init.headers ?? {}) } });
+  const j = await r.json();
+  if (j.status !== 'OK') throw new Error(`${p}: ${JSON.stringify(j).slice(0, 300)}`);
+  return j;
+};
+const control = (p, init = {}) => fetch(`${url}/api/control${p}`, init).then((r) => r.json());
+const setFaults = (s) => control('/faults', { method: 'POST', body: JSON.stringify(s), headers: { 'content-type': 'application/json' } });
+
+// A local 1 GiB file of random bytes: uploaded to dvfs serve and served by nginx.
+const local = path.join(work, 'big.bin');
+{
+  const out = createWriteStream(local);
+  const chunk = 8 << 20;
+  for (let done = 0; done < BIG; done += chunk) {
+    const buf = randomBytes(Math.min(chunk, BIG - done));
+    if (!out.write(buf)) await new Promise((r) => out.once('drain', r));
+  }
+  await new Promise((r) => out.end(r));
+}
+const search = async (title) => {
+  const items = (await api(`/search?q=*&type=dataset&per_page=100`)).data.items;
+  const it = items.find((i) => i.name === title);
+  return (await api(`/datasets/:persistentId/?persistentId=${it.global_id}`)).data;
+};
+const climate = 'earth-sciences/climate';
+const created = await api('/dataverses/climate/datasets', {
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({
+    datasetVersion: {
+      license: { name: 'CC0 1.0', uri: 'http://creativecommons.org/publicdomain/zero/1.0' },
+      metadataBlocks: { citation: { fields: [{ typeName: 'title', multiple: false, typeClass: 'primitive', value: 'Bench 1 GiB' }] } },
+    },
+  }),
+});
+await execFile('curl', ['-sS', '-f', ...H, '-F', `file=@${local}`, '-F', 'jsonData={"tabIngest":"false"}', `${url}/api/v1/datasets/${created.data.id}/add`], { maxBuffer: 1 << 24 });
+await api(`/datasets/${created.data.id}/actions/:publish?type=major`, { method: 'POST' });
+for (;;) {
+  if ((await api(`/datasets/${created.data.id}/locks`)).data.length === 0) break;
+  await sleep(100);
+}
+const bigFile = (await api(`/datasets/${created.data.id}/versions/1.0/files`)).data[0].dataFile;
+const folderOf = (pid) => pid.replace(':', '-').replace(/\//g, '-');
+const bigRel = path.join(...climate.split('/'), folderOf(created.data.persistentId), '1.0', 'big.bin');
+const many = await search('Weather Station Readings');
+const manyRel = path.join(...climate.split('/'), folderOf(`${many.protocol}:${many.authority}/${many.identifier}`), '1.0');
+
+// --- mounts ---
+async function mount(opts = {}) {
+  const mnt = await mkdtemp(path.join(work, 'mnt-'));
+  const cacheDir = opts.cacheDir ?? (await mkdtemp(path.join(work, 'cache-')));
+  const m = start(process.execPath, [CLI, 'mount', url, mnt, '--cache-dir', cacheDir, ...(opts.args ?? [])], /dvfs: mounted /, { ...process.env, DATAVERSE_API_TOKEN: token });
+  await m.ready;
+  mounts.add(mnt);
+  return {
+    mnt,
+    cacheDir,
+    pid: m.p.pid,
+    async peakRssMiB() {
+      const status = await readFile(`/proc/${m.p.pid}/status`, 'utf8');
+      return Number(/VmHWM:\s+(\d+)/.exec(status)[1]) / 1024;
+    },
+    async close() {
+      await stop(m);
+      mounts.delete(mnt);
+    },
+  };
+}
+
+const dropCaches = () => execFile('bash', ['-c', 'sync; echo 3 > /proc/sys/vm/drop_caches']).catch(() => {});
+const rows = [];
+const row = (what, a, aUnit, b, bUnit, ratio, note = '') => rows.push({ what, a, aUnit, b, bUnit, ratio, note });
+
+async function curlRate(u, headers = []) {
+  const xs = [];
+  for (let i = 0; i < REPS; i++) {
+    const { stdout } = await execFile('curl', ['-sS', '-o', '/dev/null', '-w', '%{speed_download}', ...headers, u]);
+    xs.push(Number(stdout) / 1e6);
+  }
+  return median(xs);
+}
+
+async function coldMountRate(extraArgs = []) {
+  const xs = [];
+  let rss = 0;
+  for (let i = 0; i < REPS; i++) {
+    const m = await mount({ args: extraArgs });
+    await dropCaches();
+    const s = await timed(`cat '${path.join(m.mnt, bigRel)}' > /dev/null`);
+    xs.push(mbps(BIG, s));
+    rss = Math.max(rss, await m.peakRssMiB());
+    await m.close();
+  }
+  return { rate: median(xs), rss };
+}
+
+const bigUrl = `${url}/api/v1/access/datafile/${bigFile.id}`;
+
+// 1. FUSE ceiling
+const ceilMnt = await mkdtemp(path.join(work, 'ceil-'));
+const ceil = start(process.execPath, [path.join(path.dirname(new URL(import.meta.url).pathname), 'fuse-ceiling.mjs'), ceilMnt, String(BIG)], /ready/);
+await ceil.ready;
+mounts.add(ceilMnt);
+const ceilXs = [];
+for (let i = 0; i < REPS; i++) ceilXs.push(mbps(BIG, await timed(`cat '${ceilMnt}/file' > /dev/null`)));
+const ceiling = median(ceilXs);
+await stop(ceil);
+mounts.delete(ceilMnt);
+
+// 2. loopback: cold sequential read vs curl
+const curlLoop = await curlRate(bigUrl, H);
+const cold = await coldMountRate();
+const target = Math.min(curlLoop, ceiling);
+row('cold sequential read 1 GiB, loopback (MB/s)', cold.rate, 'mount', curlLoop, 'curl', cold.rate / curlLoop, `FUSE ceiling ${ceiling.toFixed(0)} MB/s; vs min(curl, ceiling): ${(cold.rate / target).toFixed(2)}`);
+
+// 3. warm re-read: page cache in the same mount, and block cache after a remount
+{
+  const m = await mount();
+  await timed(`cat '${path.join(m.mnt, bigRel)}' > /dev/null`);
+  const warm = mbps(BIG, await timed(`cat '${path.join(m.mnt, bigRel)}' > /dev/null`));
+  const cacheDir = m.cacheDir;
+  await m.close();
+  await timed(`cat '${local}' > /dev/null`);
+  const localRate = mbps(BIG, await timed(`cat '${local}' > /dev/null`));
+  row('warm re-read, same mount (MB/s)', warm, 'mount', localRate, 'local file', warm / localRate, 'kernel page cache');
+  const m2 = await mount({ cacheDir });
+  await dropCaches();
+  const before = (await control('/requests')).data.last;
+  const disk = mbps(BIG, await timed(`cat '${path.join(m2.mnt, bigRel)}' > /dev/null`));
+  const after = (await control(`/requests?since=${before}`)).data.entries.filter((e) => e.path.includes('/access/')).length;
+  await dropCaches();
+  const localCold = mbps(BIG, await timed(`cat '${local}' > /dev/null`));
+  row('re-read after remount (MB/s)', disk, 'mount', localCold, 'local file, cold', disk / localCold, `block cache on disk; ${after} download requests`);
+  await m2.close();
+}
+
+// 4. memory: one reader, and 8 parallel readers of 128 MiB each
+{
+  row('peak RSS, one 1 GiB reader (MiB)', cold.rss, 'mount', 150, 'target', cold.rss / 150);
+  const m = await mount();
+  const part = Math.floor(BIG / 8 / (1 << 20));
+  await timed(Array.from({ length: 8 }, (_, i) => `dd if='${path.join(m.mnt, bigRel)}' of=/dev/null bs=1M skip=${i * part} count=${part} status=none &`).join(' ') + ' wait');
+  const rss = await m.peakRssMiB();
+  row('peak RSS, 8 parallel readers (MiB)', rss, 'mount', 150, 'target', rss / 150);
+  await m.close();
+}
+
+// 5. 2,000 small files: rsync -a from the mount vs wget -r of the dirindex; ls -lR
+async function smallFiles(label) {
+  const w = await mkdtemp(path.join(work, 'wget-'));
+  const wgetS = await timed(`wget -q -r -e robots=off -nH --cut-dirs=3 --content-disposition --header 'X-Dataverse-key: ${token}' -P '${w}' '${url}/api/datasets/${many.id}/dirindex/?version=1.0&original=true' || true`);
+  const count = Number((await execFile('bash', ['-c', `find '${w}' -type f -name 'station-*' | wc -l`])).stdout);
+  const m = await mount();
+  const r = await mkdtemp(path.join(work, 'rsync-'));
+  const rsyncS = await timed(`rsync -a '${path.join(m.mnt, manyRel)}/' '${r}/'`);
+  const rcount = Number((await execFile('bash', ['-c', `find '${r}' -type f | wc -l`])).stdout);
+  row(`rsync -a 2,000 small files, ${label} (s)`, rsyncS, 'mount', wgetS, `wget -r (${count} files)`, rsyncS / wgetS, `${rcount} files copied; target ≤ 0.5`);
+  await m.close();
+  const m2 = await mount();
+  const before = (await control('/requests')).data.last;
+  const lsS = await timed(`ls -lR '${path.join(m2.mnt, manyRel)}' > /dev/null`);
+  const reqs = (await control(`/requests?since=${before}`)).data.entries.length;
+  row(`ls -lR of that dataset, ${label} (s)`, lsS, 'mount', reqs, 'HTTP requests', NaN, '2 list pages of 1,000 + lookups of the path');
+  await m2.close();
+  await rm(w, { recursive: true, force: true });
+  await rm(r, { recursive: true, force: true });
+}
+await smallFiles('loopback');
+
+// 6. slow link: 40 ms per request, 50 MiB/s per connection
+await setFaults({ latencyMs: SLOW.latencyMs, bandwidthBytesPerSec: SLOW.bandwidth });
+{
+  const c = await curlRate(bigUrl, H);
+  const m = await coldMountRate();
+  row('cold sequential read 1 GiB, slow link (MB/s)', m.rate, 'mount', c, 'curl', m.rate / c, `${SLOW.latencyMs} ms/request, ${SLOW.bandwidth / 2 ** 20} MiB/s per connection; target ≥ 2`);
+}
+await smallFiles('slow link');
+await control('/faults', { method: 'DELETE' });
+
+// 7. reference: rclone mount and httpdirfs reading the same bytes from nginx
+{
+  const port = await new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+  });
+  const root = path.join(work, 'www');
+  await mkdir(root);
+  await execFile('ln', [local, path.join(root, 'big.bin')]);
+  const conf = path.join(work, 'nginx.conf');
+  await writeFile(conf, `daemon off; pid ${work}/nginx.pid; error_log ${work}/nginx-error.log; worker_processes 1;
+events {} http { access_log off; sendfile on; server { listen 127.0.0.1:${port}; root ${root}; autoindex on; } }`);
+  const nginx = start('/usr/sbin/nginx', ['-c', conf, '-p', work], /$^/);
+  await sleep(500);
+  const nginxCurl = await curlRate(`http://127.0.0.1:${port}/big.bin`);
+  const rmnt = await mkdtemp(path.join(work, 'rclone-'));
+  const rclone = start('rclone', ['mount', ':http:', rmnt, '--http-url', `http://127.0.0.1:${port}/`, '--read-only', '--vfs-cache-mode', 'off'], /$^/);
+  mounts.add(rmnt);
+  for (let i = 0; i < 100; i++) {
+    if ((await readFile('/proc/mounts', 'utf8')).includes(rmnt)) break;
+    await sleep(100);
+  }
+  const rcloneRate = mbps(BIG, await timed(`cat '${rmnt}/big.bin' > /dev/null`));
+  row('reference: rclone mount (http) of nginx (MB/s)', rcloneRate, 'rclone', nginxCurl, 'curl of nginx', rcloneRate / nginxCurl, 'rclone 1.60, --vfs-cache-mode off');
+  await stop(rclone);
+  await execFile('fusermount', ['-uz', rmnt]).catch(() => {});
+  mounts.delete(rmnt);
+  const hmnt = await mkdtemp(path.join(work, 'httpdirfs-'));
+  const hd = start('httpdirfs', ['-f', '--no-range-check', `http://127.0.0.1:${port}/`, hmnt], /$^/);
+  mounts.add(hmnt);
+  await sleep(1500);
+  let note = '';
+  let hdRate = NaN;
+  try {
+    hdRate = mbps(BIG, await timed(`timeout 120 cat '${hmnt}/big.bin' > /dev/null`));
+  } catch (e) {
+    note = `failed: ${String(e.stderr ?? e.message).trim().split('\n')[0]}`;
+  }
+  row('reference: httpdirfs of nginx (MB/s)', hdRate, 'httpdirfs', nginxCurl, 'curl of nginx', hdRate / nginxCurl, note || 'Debian 1.2.5');
+  await stop(hd);
+  await execFile('fusermount', ['-uz', hmnt]).catch(() => {});
+  mounts.delete(hmnt);
+  await stop(nginx);
+}
+
+// --- the table ---
+const fmt = (x) => (Number.isFinite(x) ? (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2)) : '–');
+console.log('## read: the mount against curl, wget, a local file and other FUSE mounts');
+console.log();
+console.log(`Sizes: ${BIG / GiB} GiB file, 2,000 small files (demo seed); medians of ${REPS} runs where repeated.`);
+console.log();
+console.log('| measurement | dvfs | | baseline | | ratio | note |');
+console.log('| --- | ---: | --- | ---: | --- | ---: | --- |');
+for (const r of rows) console.log(`| ${r.what} | ${fmt(r.a)} | ${r.aUnit} | ${fmt(r.b)} | ${r.bUnit} | ${fmt(r.ratio)} | ${r.note} |`);
+await stop(serve);
+await cleanup();

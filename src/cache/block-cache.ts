@@ -1,0 +1,153 @@
+// The block cache the mount reads through: one instance per mount (per
+// server), one FileReader per open file handle.
+//
+//   const cache = await BlockCache.create({ dir, maxBytes, client, log });
+//   const r = cache.open(source);  await r.read(offset, length);  r.close();
+//   cache.stats();  await cache.purge(cacheKey);  await cache.close();
+//
+// Pieces: disk-store.ts (block files, index, LRU cap), block-store.ts (memory
+// layer, single-flight, range requests filling blocks), whole-file-stream.ts
+// (servers that ignore Range), reader.ts + prefetch-window.ts (per-handle
+// sequential detection and prefetch), memory-budget.ts (global prefetch
+// budget), hash-service.ts + verify-pass.ts (whole-file checksum).
+import path from 'node:path';
+import type { DataverseClient } from '../dataverse/client.js';
+import { BlockStore } from './block-store.js';
+import { DiskStore, keyHash } from './disk-store.js';
+import { FileState } from './file-state.js';
+import { HashService } from './hash-service.js';
+import { MemoryBudget } from './memory-budget.js';
+import { CachedFileReader, type ReaderDeps } from './reader.js';
+import type { CacheStats, FileReader, FileSource } from './types.js';
+
+const MiB = 1024 * 1024;
+
+export interface BlockCacheOptions {
+  /** Cache directory (created with mode 0700); blocks go to `<dir>/blocks`. */
+  dir: string;
+  /** Cap on the bytes of cached blocks on disk. */
+  maxBytes: number;
+  client: DataverseClient;
+  /** In-memory layer of just-read blocks (default 16 MiB). */
+  memoryBytes?: number;
+  /** Global budget of prefetched bytes not yet read, all readers together (default 64 MiB). */
+  prefetchBytes?: number;
+  /** Block size (default 1 MiB). Changing it invalidates the blocks on disk. */
+  blockSize?: number;
+  /** Largest range request (default 8 MiB). */
+  partSize?: number;
+  /** Largest prefetch window of one reader (default 64 MiB; the budget may allow less). */
+  maxWindow?: number;
+  /** First prefetch of a sequential reader (default 1 MiB + 128 KiB). */
+  initialWindow?: number;
+  /** Whole-file checksums in a worker thread (default true). */
+  hashInWorker?: boolean;
+  /**
+   * Bytes of blocks waiting for their disk write beyond which newly arrived
+   * blocks are served without being cached (default 32 MiB): a disk slower
+   * than the network never slows reads down. Old-server whole-file streams
+   * wait for the disk instead (a skipped block would cost another pass).
+   */
+  writeBacklogBytes?: number;
+  log?: (line: string) => void;
+}
+
+export class BlockCache {
+  /** Resolves when the index of the blocks on disk is rebuilt (reads work before). */
+  readonly ready: Promise<void>;
+  private readonly disk: DiskStore;
+  private readonly store: BlockStore;
+  private readonly budget: MemoryBudget;
+  private readonly hashes: HashService;
+  private readonly files = new Map<string, FileState>();
+  private readonly blockSize: number;
+  private readonly deps: ReaderDeps;
+  private closed = false;
+
+  /** A cache whose index is loaded. */
+  static async create(opts: BlockCacheOptions): Promise<BlockCache> {
+    const c = new BlockCache(opts);
+    await c.ready;
+    return c;
+  }
+
+  constructor(opts: BlockCacheOptions) {
+    const log = opts.log ?? (() => undefined);
+    this.blockSize = opts.blockSize ?? MiB;
+    const partSize = opts.partSize ?? 8 * MiB;
+    const backlog = opts.writeBacklogBytes ?? 32 * MiB;
+    // mkdir -p with mode 0700 (restricted files' bytes end up here), done by the store's start-up.
+    const root = path.join(opts.dir, 'blocks');
+    this.disk = new DiskStore({ root, blockSize: this.blockSize, maxBytes: opts.maxBytes, log });
+    this.ready = this.disk.ready;
+    this.store = new BlockStore({
+      disk: this.disk,
+      client: opts.client,
+      memoryBytes: opts.memoryBytes ?? 16 * MiB,
+      partBlocks: Math.max(1, Math.floor(partSize / this.blockSize)),
+      writeBacklogBytes: backlog,
+    });
+    this.budget = new MemoryBudget(opts.prefetchBytes ?? 64 * MiB);
+    this.hashes = new HashService({ useWorker: opts.hashInWorker ?? true, maxQueued: 32 * MiB, log });
+    this.deps = {
+      store: this.store,
+      budget: this.budget,
+      hashes: this.hashes,
+      window: {
+        initialBytes: opts.initialWindow ?? MiB + 128 * 1024,
+        maxBlocks: Math.max(1, Math.floor((opts.maxWindow ?? 64 * MiB) / this.blockSize)),
+        partBlocks: Math.max(1, Math.floor(partSize / this.blockSize)),
+        tolerance: Math.max(MiB, this.blockSize),
+      },
+      purge: (f) => this.purge(f.source.cacheKey),
+      closed: (f) => {
+        if (f.readers === 0 && this.files.get(f.source.cacheKey) === f) this.files.delete(f.source.cacheKey);
+      },
+      log,
+    };
+  }
+
+  open(source: FileSource): FileReader {
+    if (this.closed) throw new Error('the block cache is closed');
+    let f = this.files.get(source.cacheKey);
+    if (!f) {
+      f = new FileState(source, keyHash(source.cacheKey), this.blockSize);
+      this.files.set(source.cacheKey, f);
+    }
+    return new CachedFileReader(f, this.deps);
+  }
+
+  stats(): CacheStats {
+    const c = this.store.counters;
+    return {
+      diskBytes: this.disk.bytes,
+      diskBlocks: this.disk.blockCount,
+      memoryBytes: this.store.memoryBytes() + this.budget.used,
+      hits: c.hits,
+      misses: c.misses,
+      rangeRequests: c.rangeRequests,
+      bytesDownloaded: c.bytesDownloaded,
+      evictions: this.disk.evictions,
+      writesSkipped: c.writesSkipped,
+    };
+  }
+
+  /** Forget every cached block of a file variant (memory and disk). */
+  async purge(cacheKey: string): Promise<void> {
+    const hash = keyHash(cacheKey);
+    const f = this.files.get(cacheKey);
+    if (f) for (const drop of f.onPurge) drop();
+    this.store.forget(hash);
+    await this.disk.purge(hash);
+  }
+
+  /** Finish writes in flight and stop the hash worker. The client is the caller's. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.store.close();
+    await this.ready.catch(() => undefined);
+    await this.disk.flush();
+    await this.hashes.close();
+  }
+}

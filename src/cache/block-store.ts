@@ -1,0 +1,261 @@
+// Where a block comes from: memory (just read), in flight (shared by every
+// reader that wants it: single-flight), disk, or the network. Network blocks
+// are filled straight from the response stream, one buffer per block, so a
+// block is usable as soon as its last byte arrives and memory is counted per
+// block; each is then written to disk in the background.
+import { LRUCache } from 'lru-cache';
+import type { DataverseClient } from '../dataverse/client.js';
+import type { DiskStore } from './disk-store.js';
+import type { FileState } from './file-state.js';
+import { WholeFileStream } from './whole-file-stream.js';
+
+interface Live {
+  promise: Promise<Buffer>;
+  resolve(b: Buffer): void;
+  reject(e: unknown): void;
+  /** Set once the bytes are here (until the disk write ends). */
+  buffer?: Buffer;
+}
+
+export interface BlockStoreOptions {
+  disk: DiskStore;
+  client: DataverseClient;
+  /** Bytes of just-read blocks kept in memory. */
+  memoryBytes: number;
+  /** Largest range request, in blocks. */
+  partBlocks: number;
+  /** More bytes than this waiting for the disk: new blocks are not cached (old-server streams wait instead). */
+  writeBacklogBytes: number;
+}
+
+export class BlockStore {
+  /** Blocks just read, for re-reads and the kernel's out-of-order requests. */
+  private readonly memory: LRUCache<string, Buffer>;
+  private readonly live = new Map<string, Live>();
+  private readonly streams = new Map<string, WholeFileStream[]>();
+  readonly counters = { hits: 0, misses: 0, rangeRequests: 0, bytesDownloaded: 0, writesSkipped: 0 };
+  private closed = false;
+
+  constructor(private readonly opts: BlockStoreOptions) {
+    this.memory = new LRUCache<string, Buffer>({ maxSize: Math.max(1, opts.memoryBytes), sizeCalculation: (b) => b.length });
+  }
+
+  get disk(): DiskStore {
+    return this.opts.disk;
+  }
+
+  /** Bytes of blocks held here (memory layer + in flight + waiting for disk). */
+  memoryBytes(): number {
+    let n = this.memory.calculatedSize;
+    for (const l of this.live.values()) if (l.buffer) n += l.buffer.length;
+    return n + this.opts.disk.pendingWriteBytes;
+  }
+
+  /** True when the server ignores Range: files are read in one pass from byte 0. */
+  streaming(): boolean {
+    return !this.opts.client.rangeSupported;
+  }
+
+  /** The block if it is in memory right now. */
+  peek(f: FileState, index: number): Buffer | undefined {
+    const id = f.id(index);
+    return this.memory.get(id) ?? this.live.get(id)?.buffer;
+  }
+
+  /** Keep a block that a reader just used in the memory layer. */
+  remember(f: FileState, index: number, data: Buffer): void {
+    this.memory.set(f.id(index), data);
+  }
+
+  /** One block, from wherever it is. */
+  get(f: FileState, index: number): Promise<Buffer> {
+    return this.load(f, index, index + 1)[0];
+  }
+
+  /**
+   * Start loading blocks [from, to) and return a promise for each: memory and
+   * in-flight blocks are shared, blocks on disk are read, and each run of
+   * missing blocks becomes one range request per `partBlocks`.
+   */
+  load(f: FileState, from: number, to: number): Promise<Buffer>[] {
+    const out: Promise<Buffer>[] = [];
+    let runStart = -1;
+    const flush = (end: number) => {
+      if (runStart >= 0) this.fetch(f, runStart, end);
+      runStart = -1;
+    };
+    for (let i = from; i < to; i++) {
+      const id = f.id(i);
+      const mem = this.memory.get(id);
+      if (mem) {
+        flush(i);
+        this.counters.hits++;
+        out.push(Promise.resolve(mem));
+        continue;
+      }
+      const live = this.live.get(id);
+      if (live) {
+        flush(i);
+        this.counters.hits++;
+        out.push(live.promise);
+        continue;
+      }
+      const entry = this.register(id);
+      out.push(entry.promise);
+      if (this.opts.disk.mayHave(f.hash, i)) {
+        flush(i);
+        this.fromDisk(f, i, entry);
+        continue;
+      }
+      this.counters.misses++;
+      if (runStart < 0) runStart = i;
+      if (i + 1 - runStart >= this.opts.partBlocks) flush(i + 1);
+    }
+    flush(to);
+    return out;
+  }
+
+  /** Forget a file's blocks in memory (after a checksum mismatch). */
+  forget(hash: string): void {
+    const prefix = `${hash}/`;
+    for (const k of [...this.memory.keys()]) if (k.startsWith(prefix)) this.memory.delete(k);
+  }
+
+  /** The cache is closing: stop streams, write nothing more. */
+  close(): void {
+    this.closed = true;
+    for (const list of this.streams.values()) for (const s of list) s.stop();
+  }
+
+  /** A reader closed: old-server streams nobody reads any more stop. */
+  readerClosed(f: FileState): void {
+    if (f.readers === 0) for (const s of this.streams.get(f.hash) ?? []) s.stop();
+  }
+
+  private register(id: string): Live {
+    let resolve!: (b: Buffer) => void;
+    let reject!: (e: unknown) => void;
+    const promise = new Promise<Buffer>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    // Prefetched blocks may fail with nobody waiting: that is not an unhandled error.
+    promise.catch(() => undefined);
+    const entry: Live = { promise, resolve, reject };
+    this.live.set(id, entry);
+    return entry;
+  }
+
+  private fromDisk(f: FileState, index: number, entry: Live): void {
+    this.opts.disk.read(f.hash, index, f.blockLength(index)).then(
+      (data) => {
+        if (data) {
+          this.counters.hits++;
+          this.settle(f, index, entry, data, false);
+        } else {
+          this.counters.misses++;
+          this.fetch(f, index, index + 1);
+        }
+      },
+      (e: unknown) => this.fail(f, index, entry, e),
+    );
+  }
+
+  /** Fetch blocks [first, end) (registered as live) from the network. */
+  private fetch(f: FileState, first: number, end: number): void {
+    if (this.streaming()) {
+      this.wholeFile(f, first);
+      return;
+    }
+    const start = first * f.blockSize;
+    const stop = Math.min(f.source.size, end * f.blockSize);
+    this.counters.rangeRequests++;
+    let index = first;
+    let cur: Buffer | undefined;
+    let filled = 0;
+    const { client } = this.opts;
+    client
+      .streamRange({ fileId: f.source.fileId, query: f.source.query, start, end: stop }, (chunk) => {
+        this.counters.bytesDownloaded += chunk.length;
+        for (let off = 0; off < chunk.length; ) {
+          if (!cur) {
+            cur = Buffer.allocUnsafe(f.blockLength(index));
+            filled = 0;
+          }
+          const n = Math.min(chunk.length - off, cur.length - filled);
+          chunk.copy(cur, filled, off, off + n);
+          filled += n;
+          off += n;
+          if (filled === cur.length) {
+            this.arrived(f, index, cur);
+            cur = undefined;
+            index++;
+          }
+        }
+      })
+      .then(
+        () => {
+          if (index < end) this.failRange(f, index, end, new Error(`range ${start}-${stop} ended at block ${index}`));
+        },
+        (e: unknown) => this.failRange(f, index, end, e),
+      );
+  }
+
+  /** Old servers: blocks come from one download from byte 0 that fills every block it passes. */
+  private wholeFile(f: FileState, index: number): void {
+    const list = this.streams.get(f.hash) ?? [];
+    if (list.some((s) => s.willPass(index))) return;
+    const s = new WholeFileStream(f, this.opts.client, {
+      wanted: (i) => this.live.has(f.id(i)) || !this.opts.disk.mayHave(f.hash, i),
+      arrived: (i, data) => this.arrived(f, i, data, true),
+      failed: (from, e) => this.failRange(f, from, f.blockCount, e, (i) => !list.some((o) => o !== s && o.willPass(i))),
+      waitForDisk: () => this.opts.disk.backlogBelow(this.opts.writeBacklogBytes),
+      counters: this.counters,
+    });
+    list.push(s);
+    this.streams.set(f.hash, list);
+    this.counters.rangeRequests++;
+    void s.run().finally(() => {
+      list.splice(list.indexOf(s), 1);
+      if (list.length === 0) this.streams.delete(f.hash);
+    });
+  }
+
+  /** A block arrived from the network: hand it to waiters, then write it to disk. */
+  private arrived(f: FileState, index: number, data: Buffer, mustWrite = false): void {
+    const id = f.id(index);
+    let entry = this.live.get(id);
+    if (!entry) entry = this.register(id);
+    this.settle(f, index, entry, data, true, mustWrite);
+  }
+
+  private settle(f: FileState, index: number, entry: Live, data: Buffer, write: boolean, mustWrite = false): void {
+    const id = f.id(index);
+    entry.buffer = data;
+    entry.resolve(data);
+    const done = () => {
+      if (this.live.get(id) === entry) this.live.delete(id);
+    };
+    if (this.closed) write = false;
+    if (write && !mustWrite && this.opts.disk.pendingWriteBytes + data.length > this.opts.writeBacklogBytes) {
+      // The disk is behind the network: serve this block uncached rather than slow reads down.
+      this.counters.writesSkipped++;
+      write = false;
+    }
+    if (write) void this.opts.disk.write(f.hash, index, data, { cacheKey: f.source.cacheKey, size: f.source.size }).finally(done);
+    else done();
+  }
+
+  private fail(f: FileState, index: number, entry: Live, e: unknown): void {
+    const id = f.id(index);
+    entry.reject(e);
+    if (this.live.get(id) === entry) this.live.delete(id);
+  }
+
+  private failRange(f: FileState, from: number, end: number, e: unknown, filter: (i: number) => boolean = () => true): void {
+    for (let i = from; i < end; i++) {
+      const entry = this.live.get(f.id(i));
+      if (entry && !entry.buffer && filter(i)) this.fail(f, i, entry, e);
+    }
+  }
+}

@@ -1,0 +1,249 @@
+// One open file handle: serves the kernel's read requests from blocks,
+// prefetches ahead of sequential readers, and checks the checksum of a whole
+// sequential pass.
+import { ChecksumMismatchError, ReaderClosedError } from './errors.js';
+import type { FileState } from './file-state.js';
+import type { BlockStore } from './block-store.js';
+import type { HashService } from './hash-service.js';
+import type { MemoryBudget } from './memory-budget.js';
+import { PrefetchWindow, type WindowOptions } from './prefetch-window.js';
+import type { FileReader } from './types.js';
+import { VerifyPass } from './verify-pass.js';
+
+export interface ReaderDeps {
+  store: BlockStore;
+  budget: MemoryBudget;
+  hashes: HashService;
+  window: Omit<WindowOptions, 'blockSize' | 'blockCount'>;
+  /** Purge the file's cached blocks (checksum mismatch). */
+  purge(f: FileState): Promise<void>;
+  /** A reader of `f` closed. */
+  closed(f: FileState): void;
+  log(line: string): void;
+}
+
+interface Ahead {
+  promise: Promise<Buffer>;
+  bytes: number;
+  settled: boolean;
+}
+
+export class CachedFileReader implements FileReader {
+  private readonly win: PrefetchWindow;
+  /** Prefetched blocks this reader holds (charged to the memory budget). */
+  private readonly ahead = new Map<number, Ahead>();
+  private pass?: VerifyPass;
+  private firstRead = true;
+  /** Last block handed to the memory layer (saves re-inserting it for each 128 KiB read). */
+  private remembered = -1;
+  private closed = false;
+  private readonly dropAll = () => this.dropAhead(() => true);
+
+  constructor(
+    private readonly f: FileState,
+    private readonly d: ReaderDeps,
+  ) {
+    this.win = new PrefetchWindow({ ...d.window, blockSize: f.blockSize, blockCount: f.blockCount });
+    f.readers++;
+    f.onPurge.add(this.dropAll);
+  }
+
+  async read(offset: number, length: number): Promise<Buffer> {
+    if (this.closed) throw new ReaderClosedError();
+    const { f, d } = this;
+    const size = f.source.size;
+    if (offset < 0 || length <= 0 || offset >= size) return Buffer.alloc(0);
+    const end = Math.min(size, offset + length);
+    const B = f.blockSize;
+    const first = Math.floor(offset / B);
+    const last = Math.floor((end - 1) / B);
+
+    if (this.firstRead) {
+      this.firstRead = false;
+      if (offset === 0) this.startPass();
+    }
+
+    // Blocks behind this read are done with (the memory layer has the last
+    // ones for out-of-order requests): free their budget before planning.
+    this.dropAhead((i) => i < first);
+    // Plan the prefetch before waiting, so it overlaps this read's wait.
+    const plan = d.store.streaming() ? { seek: false, from: 0, to: 0 } : this.win.onRead(offset, end, this.capBlocks());
+    if (plan.seek) {
+      this.dropAhead(() => true);
+      this.pass?.abandon();
+    }
+    const wanted: (Promise<Buffer> | undefined)[] = [];
+    for (let i = first; i <= last; i++) wanted.push(this.ahead.get(i)?.promise);
+    const pFrom = plan.from;
+    let pTo = plan.to > plan.from ? this.grant(plan.from, plan.to) : plan.from;
+    const missingFrom = wanted.indexOf(undefined);
+    if (missingFrom >= 0) {
+      // This read's missing blocks and a prefetch right after them go out as one request.
+      const from = first + missingFrom;
+      const merge = pTo > pFrom && pFrom === last + 1;
+      const got = d.store.load(f, from, merge ? pTo : last + 1);
+      for (let i = from; i <= last; i++) wanted[i - first] ??= got[i - from];
+      if (merge) {
+        this.hold(pFrom, got.slice(pFrom - from));
+        pTo = pFrom;
+      }
+    }
+    if (pTo > pFrom) this.hold(pFrom, d.store.load(f, pFrom, pTo));
+
+    const blocks = await Promise.all(wanted as Promise<Buffer>[]);
+    if (this.closed) throw new ReaderClosedError();
+
+    for (let i = first; i <= last; i++) {
+      if (i !== this.remembered) d.store.remember(f, i, blocks[i - first]);
+    }
+    this.remembered = last;
+
+    let out: Buffer;
+    if (first === last) {
+      const s = offset - first * B;
+      out = blocks[0].subarray(s, s + (end - offset));
+    } else {
+      out = Buffer.allocUnsafe(end - offset);
+      let at = 0;
+      for (let i = first; i <= last; i++) {
+        const b = blocks[i - first];
+        const s = i === first ? offset - first * B : 0;
+        const e = i === last ? end - last * B : b.length;
+        at += b.copy(out, at, s, e);
+      }
+    }
+
+    if (this.pass) await this.feedPass(offset, end, first, blocks);
+    return out;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.dropAhead(() => true);
+    this.endPass();
+    this.f.readers--;
+    this.f.onPurge.delete(this.dropAll);
+    this.d.store.readerClosed(this.f);
+    this.d.closed(this.f);
+  }
+
+  // --- prefetch ---
+
+  /** This reader's window cap in blocks: its fair share of the budget. */
+  private capBlocks(): number {
+    const share = this.d.budget.fairShare();
+    return Math.max(1, Math.floor(share / this.f.blockSize));
+  }
+
+  /**
+   * Charge the budget for blocks [from, to) as far as it allows; returns the
+   * end granted. Less than a part (or the whole ask, if smaller) is not worth
+   * a request: then nothing, and a later read asks again.
+   */
+  private grant(from: number, to: number): number {
+    const { budget } = this.d;
+    let end = from;
+    while (end < to && budget.tryAcquire(this.f.blockLength(end))) end++;
+    const worth = Math.min(to - from, this.d.window.partBlocks);
+    if (end - from < worth) {
+      for (let i = from; i < end; i++) budget.release(this.f.blockLength(i));
+      end = from;
+      if (this.ahead.size === 0) {
+        // Over budget and holding nothing: one block anyway, so every reader progresses.
+        budget.force(this.f.blockLength(end));
+        end++;
+      }
+    }
+    this.win.granted(end);
+    return end;
+  }
+
+  /** Keep promises for prefetched blocks from `from` on (each charged by grant()). */
+  private hold(from: number, promises: Promise<Buffer>[]): void {
+    const wasEmpty = this.ahead.size === 0;
+    for (let k = 0; k < promises.length; k++) {
+      const i = from + k;
+      const bytes = this.f.blockLength(i);
+      if (this.ahead.has(i)) {
+        this.d.budget.release(bytes);
+        continue;
+      }
+      const entry: Ahead = { promise: promises[k], bytes, settled: false };
+      this.ahead.set(i, entry);
+      promises[k].then(
+        () => (entry.settled = true),
+        () => {
+          entry.settled = true;
+          // A failed prefetch is dropped; a later read of the block asks again.
+          this.dropAhead((j) => j === i && this.ahead.get(j) === entry);
+        },
+      );
+    }
+    if (wasEmpty && this.ahead.size > 0) this.d.budget.holders++;
+  }
+
+  private dropAhead(which: (i: number) => boolean): void {
+    if (this.ahead.size === 0) return;
+    for (const [i, a] of this.ahead) {
+      if (!which(i)) continue;
+      this.ahead.delete(i);
+      // A block still downloading holds its memory until it lands.
+      if (a.settled) this.d.budget.release(a.bytes);
+      else void a.promise.catch(() => undefined).finally(() => this.d.budget.release(a.bytes));
+    }
+    if (this.ahead.size === 0) this.d.budget.holders--;
+  }
+
+  // --- checksum ---
+
+  private startPass(): void {
+    const { f, d } = this;
+    const sum = f.source.checksum;
+    if (!sum || f.verifying || d.store.disk.isVerified(f.hash, f.blockCount)) return;
+    let job;
+    try {
+      job = d.hashes.start(sum.type);
+    } catch {
+      return; // an algorithm we cannot compute: nothing to check against
+    }
+    f.verifying = true;
+    this.pass = new VerifyPass(f, job);
+  }
+
+  private endPass(): void {
+    if (!this.pass) return;
+    this.pass.abandon();
+    this.pass = undefined;
+    this.f.verifying = false;
+  }
+
+  private async feedPass(offset: number, end: number, first: number, blocks: Buffer[]): Promise<void> {
+    const pass = this.pass!;
+    const m = new Map<number, Buffer>();
+    blocks.forEach((b, k) => m.set(first + k, b));
+    const r = pass.delivered(offset, end, m);
+    if (r.state === 'abandoned') return this.endPass();
+    if (r.wait) await r.wait;
+    if (r.state !== 'complete') return;
+    this.pass = undefined;
+    const { f, d } = this;
+    const sum = f.source.checksum!;
+    let actual: string;
+    try {
+      actual = await pass.job.digest();
+    } catch (e) {
+      d.log(`cache: could not check the ${sum.type} of file ${f.source.fileId}: ${(e as Error).message}`);
+      return;
+    } finally {
+      f.verifying = false;
+    }
+    if (actual.toLowerCase() === sum.value.toLowerCase()) {
+      void d.store.disk.markVerified(f.hash);
+      return;
+    }
+    d.log(`cache: file ${f.source.fileId}: ${sum.type} mismatch (expected ${sum.value}, read ${actual}); cached blocks purged`);
+    await d.purge(f);
+    throw new ChecksumMismatchError(f.source.fileId, sum.type, sum.value, actual);
+  }
+}
