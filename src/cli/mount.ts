@@ -11,6 +11,7 @@ import { Namespace } from '../tree/namespace.js';
 import { makeOperations } from '../fs/operations.js';
 import { mountFs } from '../fs/mount.js';
 import { openBlockCache } from './cache-setup.js';
+import { FolderReadahead } from '../cache/folder-readahead.js';
 import { parseSize } from './sizes.js';
 
 const HELP = `Usage: dvfs mount <server-url> <mountpoint> [options]
@@ -165,9 +166,11 @@ export async function mountAndWait(settings: MountSettings, onReady?: () => void
     await mkdir(settings.cacheDir, { recursive: true, mode: 0o700 });
     await chmod(settings.cacheDir, 0o700);
     const cache = await openBlockCache({ dir: serverDir, maxBytes: settings.cacheMaxBytes, client, log });
+    const readahead = new FolderReadahead(cache);
     const ops = makeOperations({
       ns,
       cache,
+      readahead,
       probeAccess: async (source) => {
         await client.readRange({ fileId: source.fileId, query: source.query, start: 0, end: 1 });
       },
@@ -204,6 +207,7 @@ export async function mountAndWait(settings: MountSettings, onReady?: () => void
     log(`unmounting ${settings.mountpoint}…`);
     await mounted.unmount().catch((e: unknown) => log(`unmount: ${(e as Error).message}`));
     await rm(runtime, { force: true });
+    readahead.clear();
     await cache.close();
     console.log(`dvfs: unmounted ${settings.mountpoint}`);
     return 0;

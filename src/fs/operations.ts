@@ -3,6 +3,7 @@
 import type { Namespace } from '../tree/namespace.js';
 import type { FileNode, Node } from '../tree/nodes.js';
 import type { FileReader, FileSource } from '../cache/types.js';
+import type { FolderPosition } from '../cache/folder-readahead.js';
 import { FsError, readOnly } from '../tree/errors.js';
 import { describe, ERRNO, errnoName, toErrno } from './errno.js';
 
@@ -15,6 +16,8 @@ export interface OperationsDeps {
   cache: ReaderFactory;
   /** Checks that the caller may read a restricted file (a 1-byte request to the server). */
   probeAccess(source: FileSource): Promise<void>;
+  /** Told of every open, to read the next small files of a folder ahead. */
+  readahead?: { opened(pos: FolderPosition): void };
   log: (line: string) => void;
 }
 
@@ -94,6 +97,7 @@ export function makeOperations(deps: OperationsDeps) {
         if (node.kind !== 'file') throw new FsError('EINVAL', 'not a file');
         if ((flags & O_ACCMODE) !== 0 || flags & O_TRUNC) throw readOnly(path, 'this mount is read-only');
         if (node.restricted && node.source) await deps.probeAccess(node.source);
+        if (node.folder) deps.readahead?.opened(node.folder);
         const fd = nextFd++;
         handles.set(fd, { node, reader: node.source && node.size > 0 ? cache.open(node.source) : undefined });
         return [fd];

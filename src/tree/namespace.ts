@@ -8,6 +8,7 @@ import type { MetadataCache } from '../cache/metadata-cache.js';
 import { notDir, notFound } from './errors.js';
 import { datasetFolderName, DRAFT, isPid, LATEST, versionFolderName } from './names.js';
 import type { DirNode, FileNode, Node } from './nodes.js';
+import type { FileSource } from '../cache/types.js';
 import { variantNames, variantNode, type VariantContext } from './variants.js';
 
 export interface NamespaceOptions {
@@ -23,6 +24,18 @@ export interface NamespaceOptions {
 
 export function datasetPid(ds: Pick<DatasetInfo, 'protocol' | 'authority' | 'separator' | 'identifier'>): string {
   return `${ds.protocol}:${ds.authority}${ds.separator ?? '/'}${ds.identifier}`;
+}
+
+/**
+ * List a folder in byte order of names (the order rsync and sorted tools
+ * open files in) and tell each file its position, for read-ahead across files.
+ */
+function sortFolder(folder: Folder, key: string): void {
+  const entries = [...folder.files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  folder.files = new Map(entries);
+  const files = entries.map(([, n]) => n).filter((n): n is FileNode & { source: FileSource } => n.kind === 'file' && n.source !== undefined);
+  const sources = files.map((n) => n.source);
+  files.forEach((n, index) => (n.folder = { key, files: sources, index }));
 }
 
 function dateOf(s: string | undefined): Date {
@@ -232,6 +245,7 @@ export class Namespace {
       folder.files.set(name, node);
       folder.byName.set(name, { node, fm });
     }
+    for (const [path, folder] of folders) sortFolder(folder, `${ds.id}:${spec}:${path}`);
     return folders;
   }
 

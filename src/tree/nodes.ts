@@ -1,5 +1,6 @@
 // What a path in the mount is.
 import type { FileSource } from '../cache/types.js';
+import type { FolderPosition } from '../cache/folder-readahead.js';
 
 interface Common {
   mtime: Date;
@@ -26,6 +27,8 @@ export interface FileNode extends Common {
   content?: Buffer;
   /** Restricted on the server: opening needs DownloadFile. */
   restricted: boolean;
+  /** Its place among the files of its folder (for read-ahead across files). */
+  folder?: FolderPosition;
 }
 
 export interface LinkNode extends Common {
