@@ -39,12 +39,12 @@ async function main(argv: string[]): Promise<number> {
   return run(rest);
 }
 
+// Exit explicitly: the FUSE binding's thread or a pending timer must not keep
+// a finished command alive (stdout and stderr are synchronous on pipes and files).
 main(process.argv.slice(2)).then(
-  (code) => {
-    if (code !== 0) process.exitCode = code;
-  },
+  (code) => process.exit(code),
   (e: unknown) => {
     console.error(`dvfs: ${e instanceof Error ? e.message : String(e)}`);
-    process.exitCode = 1;
+    process.exit(1);
   },
 );

@@ -84,7 +84,11 @@ export async function mountFs(mnt: string, ops: object, opts: MountOptions): Pro
     async unmount() {
       if (unmounted) return;
       unmounted = true;
-      await new Promise<void>((resolve, reject) => fuse.unmount((err) => (err ? reject(err) : resolve())));
+      try {
+        await new Promise<void>((resolve, reject) => fuse.unmount((err) => (err ? reject(err) : resolve())));
+      } catch (e) {
+        if (await isMounted(mountpoint)) throw e; // unmounted from outside (fusermount -u) already: fine
+      }
     },
   };
 }
