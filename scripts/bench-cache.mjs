@@ -4,12 +4,16 @@
 // in flight) and compares with curl downloading the same file.
 //
 //   node scripts/bench-cache.mjs [--size MiB] [--build DIR] [--slow]
+//        [--prefetch MiB] [--slow-disk wait|skip] [--no-verify] [--hash-main]
 //
 // --build: the compiled tree to use (default dist; e.g. .build/e). The CLI in
 // it runs `dvfs serve`. Each measurement runs in a fresh child process, so
-// its peak RSS is the cache's own (plus Node's baseline, ~40 MiB).
+// its peak RSS is the cache's own plus Node's and undici's (a plain 1 GiB
+// download through the same client peaks near 125 MiB on its own).
 // --slow: also the slow-link case: 40 ms per request and 8 MiB/s per
 // connection (dvfs serve --latency-ms 40 --bandwidth 8M), 128 MiB file.
+// --prefetch, --slow-disk: BlockCache's prefetchBytes and slowDisk options.
+// --no-verify: no whole-file MD5; --hash-main: MD5 on the main thread.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeSync, closeSync } from 'node:fs';
@@ -33,9 +37,10 @@ const { values } = parseArgs({
     bytes: { type: 'string' },
     dir: { type: 'string' },
     token: { type: 'string' },
-    prefetch: { type: 'string', default: '64' },
+    prefetch: { type: 'string', default: '32' },
     'no-verify': { type: 'boolean', default: false },
     'hash-main': { type: 'boolean', default: false },
+    'slow-disk': { type: 'string', default: 'wait' },
   },
 });
 const build = path.resolve(values.build);
@@ -177,6 +182,7 @@ async function runScenario() {
     client,
     prefetchBytes: Number(values.prefetch) * MiB,
     hashInWorker: !values['hash-main'],
+    slowDisk: values['slow-disk'],
     log: (l) => console.error(l),
   });
   const checksum = values['no-verify'] ? undefined : { type: 'MD5', value: values.md5 };
@@ -188,7 +194,8 @@ async function runScenario() {
   const stats = cache.stats();
   await cache.close();
   await client.close();
-  console.log(JSON.stringify({ seconds, rssMiB: Math.round(process.resourceUsage().maxRSS / 1024), requests: stats.rangeRequests }));
+  const cpu = process.cpuUsage();
+  console.log(JSON.stringify({ seconds, rssMiB: Math.round(process.resourceUsage().maxRSS / 1024), requests: stats.rangeRequests, downloadedMiB: Math.round(stats.bytesDownloaded / MiB), writesSkipped: stats.writesSkipped, cpuSeconds: Math.round((cpu.user + cpu.system) / 1e4) / 100 }));
 }
 
 /** 128 KiB requests, 4 in flight (what the kernel's readahead sends), checked by a running MD5. */

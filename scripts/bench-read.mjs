@@ -6,7 +6,7 @@ import { execFile as execFileCb, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -20,6 +20,7 @@ const REPS = Number(process.env.BENCH_REPS ?? 3);
 const SLOW = { latencyMs: 40, bandwidth: 50 * 1024 * 1024 };
 
 const work = await mkdtemp(path.join(os.tmpdir(), 'dvfs-bench-read-'));
+await chmod(work, 0o755); // nginx's worker (an unprivileged user) reads from here
 const children = new Set();
 const mounts = new Set();
 
@@ -54,6 +55,7 @@ function start(cmd, args, readyRe, env = process.env) {
     p.stderr.on('data', check);
     p.once('exit', (code) => reject(new Error(`${cmd} exited ${code}:\n${out}`)));
   });
+  ready.catch(() => {}); // stopping a process on purpose must not be an unhandled rejection
   return { p, ready, output: () => out };
 }
 
@@ -153,12 +155,15 @@ async function mount(opts = {}) {
 
 const dropCaches = () => execFile('bash', ['-c', 'sync; echo 3 > /proc/sys/vm/drop_caches']).catch(() => {});
 const rows = [];
-const row = (what, a, aUnit, b, bUnit, ratio, note = '') => rows.push({ what, a, aUnit, b, bUnit, ratio, note });
+const row = (what, a, aUnit, b, bUnit, ratio, note = '') => {
+  rows.push({ what, a, aUnit, b, bUnit, ratio, note });
+  console.error(`bench read: ${what}: ${a} ${aUnit} vs ${b} ${bUnit} (${ratio}) ${note}`); // progress, kept if a later step fails
+};
 
 async function curlRate(u, headers = []) {
   const xs = [];
   for (let i = 0; i < REPS; i++) {
-    const { stdout } = await execFile('curl', ['-sS', '-o', '/dev/null', '-w', '%{speed_download}', ...headers, u]);
+    const { stdout } = await execFile('curl', ['-sS', '-f', '-o', '/dev/null', '-w', '%{speed_download}', ...headers, u]);
     xs.push(Number(stdout) / 1e6);
   }
   return median(xs);
@@ -272,6 +277,7 @@ await control('/faults', { method: 'DELETE' });
   const root = path.join(work, 'www');
   await mkdir(root);
   await execFile('ln', [local, path.join(root, 'big.bin')]);
+  await chmod(local, 0o644);
   const conf = path.join(work, 'nginx.conf');
   await writeFile(conf, `daemon off; pid ${work}/nginx.pid; error_log ${work}/nginx-error.log; worker_processes 1;
 events {} http { access_log off; sendfile on; server { listen 127.0.0.1:${port}; root ${root}; autoindex on; } }`);
@@ -285,8 +291,14 @@ events {} http { access_log off; sendfile on; server { listen 127.0.0.1:${port};
     if ((await readFile('/proc/mounts', 'utf8')).includes(rmnt)) break;
     await sleep(100);
   }
-  const rcloneRate = mbps(BIG, await timed(`cat '${rmnt}/big.bin' > /dev/null`));
-  row('reference: rclone mount (http) of nginx (MB/s)', rcloneRate, 'rclone', nginxCurl, 'curl of nginx', rcloneRate / nginxCurl, 'rclone 1.60, --vfs-cache-mode off');
+  let rcloneRate = NaN;
+  let rcloneNote = 'rclone 1.60, --vfs-cache-mode off';
+  try {
+    rcloneRate = mbps(BIG, await timed(`cat '${rmnt}/big.bin' > /dev/null`));
+  } catch (e) {
+    rcloneNote = `failed: ${String(e.stderr ?? e.message).trim().split('\n')[0]}`;
+  }
+  row('reference: rclone mount (http) of nginx (MB/s)', rcloneRate, 'rclone', nginxCurl, 'curl of nginx', rcloneRate / nginxCurl, rcloneNote);
   await stop(rclone);
   await execFile('fusermount', ['-uz', rmnt]).catch(() => {});
   mounts.delete(rmnt);

@@ -172,6 +172,27 @@ describe('block cache on dvfs serve', () => {
     expect(client.stats.redirects).toBeGreaterThan(0);
   });
 
+  it('rides out 503s and an old server that resets its one whole-file pass', async () => {
+    await control.setFaults({ rules: [{ path: '/access/datafile/', status: 503, count: 2 }] });
+    const a = await mount();
+    const r = a.cache.open(other);
+    expect((await readLikeKernel((o, l) => r.read(o, l), OTHER.length)).equals(OTHER)).toBe(true);
+    r.close();
+    expect(a.client.stats.retries).toBeGreaterThanOrEqual(2);
+
+    await control.setFaults({ noRange: true, rules: [{ path: '/access/datafile/', resetAfterBytes: 3_000_000, count: 2 }] });
+    const mark = await control.mark();
+    const b = await mount();
+    b.client.rangeSupported = false;
+    const s = b.cache.open(source);
+    expect((await readLikeKernel((o, l) => s.read(o, l), DATA.length)).equals(DATA)).toBe(true);
+    s.close();
+    // Two broken passes resumed (from 0, the server ignores Range), then one that completes.
+    const log = await downloads(mark);
+    expect(log.length).toBe(3);
+    for (const e of log) expect(e.status).toBe(200);
+  });
+
   it('survives connections reset in the middle of a body', async () => {
     await control.setFaults({ rules: [{ path: '/access/datafile/', resetAfterBytes: 300_000, count: 4 }] });
     const { cache, client } = await mount();

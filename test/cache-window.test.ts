@@ -58,7 +58,9 @@ describe('prefetch window', () => {
     expect(w.onRead(500 * MiB, 500 * MiB + 4096, 1000)).toEqual<ReadPlan>({ seek: false, from: 0, to: 0 });
     expect(w.onRead(17 * MiB, 17 * MiB + 4096, 1000)).toEqual<ReadPlan>({ seek: true, from: 0, to: 0 });
     expect(w.onRead(900 * MiB, 900 * MiB + 4096, 1000).seek).toBe(true);
-    // A continuation of the last read starts a sequential stream at the initial size.
+    // Reading back a little (another page of the same block) does not start a stream...
+    expect(w.onRead(900 * MiB - 512 * KiB, 900 * MiB - 508 * KiB, 1000)).toEqual<ReadPlan>({ seek: false, from: 0, to: 0 });
+    // ...a continuation of the last read does, at the initial size.
     const p = w.onRead(900 * MiB + 4096, 900 * MiB + 8192, 1000);
     expect(p).toEqual({ seek: false, from: 901, to: 902 });
     // A sequential reader that seeks far away starts over.

@@ -24,8 +24,10 @@ export interface BlockStoreOptions {
   memoryBytes: number;
   /** Largest range request, in blocks. */
   partBlocks: number;
-  /** More bytes than this waiting for the disk: new blocks are not cached (old-server streams wait instead). */
+  /** More bytes than this waiting for the disk: the disk is behind. */
   writeBacklogBytes: number;
+  /** When the disk is behind, serve new blocks without caching them (else prefetch waits, see MemoryBudget). */
+  skipWhenBehind: boolean;
 }
 
 export class BlockStore {
@@ -44,11 +46,11 @@ export class BlockStore {
     return this.opts.disk;
   }
 
-  /** Bytes of blocks held here (memory layer + in flight + waiting for disk). */
+  /** Bytes of blocks held here: the memory layer, and blocks arrived but not yet on disk. */
   memoryBytes(): number {
     let n = this.memory.calculatedSize;
     for (const l of this.live.values()) if (l.buffer) n += l.buffer.length;
-    return n + this.opts.disk.pendingWriteBytes;
+    return n;
   }
 
   /** True when the server ignores Range: files are read in one pass from byte 0. */
@@ -56,20 +58,9 @@ export class BlockStore {
     return !this.opts.client.rangeSupported;
   }
 
-  /** The block if it is in memory right now. */
-  peek(f: FileState, index: number): Buffer | undefined {
-    const id = f.id(index);
-    return this.memory.get(id) ?? this.live.get(id)?.buffer;
-  }
-
   /** Keep a block that a reader just used in the memory layer. */
   remember(f: FileState, index: number, data: Buffer): void {
     this.memory.set(f.id(index), data);
-  }
-
-  /** One block, from wherever it is. */
-  get(f: FileState, index: number): Promise<Buffer> {
-    return this.load(f, index, index + 1)[0];
   }
 
   /**
@@ -237,7 +228,7 @@ export class BlockStore {
       if (this.live.get(id) === entry) this.live.delete(id);
     };
     if (this.closed) write = false;
-    if (write && !mustWrite && this.opts.disk.pendingWriteBytes + data.length > this.opts.writeBacklogBytes) {
+    if (write && !mustWrite && this.opts.skipWhenBehind && this.opts.disk.pendingWriteBytes + data.length > this.opts.writeBacklogBytes) {
       // The disk is behind the network: serve this block uncached rather than slow reads down.
       this.counters.writesSkipped++;
       write = false;

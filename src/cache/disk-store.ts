@@ -29,6 +29,12 @@ export interface DiskStoreOptions {
   /** Cap on the bytes of block files; least recently used unpinned blocks go first. */
   maxBytes: number;
   log: (line: string) => void;
+  /**
+   * CRC-32 of buf[offset..] for checking a block read back (hash-service.ts
+   * runs it off the main thread); the buffer is handed over until the
+   * result, which carries it back.
+   */
+  crc32?: (buf: Buffer, offset: number) => Promise<{ crc: number; buf: Buffer }>;
 }
 
 interface BlockRecord {
@@ -74,7 +80,10 @@ export class DiskStore {
   /** Bytes of blocks handed to write() and not yet on disk. */
   pendingWriteBytes = 0;
 
+  private readonly crc32: NonNullable<DiskStoreOptions['crc32']>;
+
   constructor(private readonly opts: DiskStoreOptions) {
+    this.crc32 = opts.crc32 ?? (async (buf, offset) => ({ crc: dataCrc(buf.subarray(offset)), buf }));
     this.ready = this.load();
     this.ready.catch(() => undefined);
   }
@@ -132,16 +141,24 @@ export class DiskStore {
         if (rec) this.remove(key, rec, false);
         return undefined;
       }
-      const data = buf.subarray(HEADER_SIZE);
       const h = bytesRead === buf.length ? decodeHeader(buf) : undefined;
-      const valid =
+      let valid =
         h !== undefined &&
         h.blockSize === this.opts.blockSize &&
         h.index === index &&
         h.length === length &&
         h.entryTag === entryTag(hash) &&
-        (rec === undefined || rec.bytes === buf.length) &&
-        (rec?.checked || h.dataCrc === dataCrc(data));
+        (rec === undefined || rec.bytes === buf.length);
+      let data: Buffer = buf.subarray(HEADER_SIZE);
+      if (valid && !rec?.checked) {
+        try {
+          const r = await this.crc32(buf, HEADER_SIZE);
+          data = r.buf.subarray(HEADER_SIZE);
+          valid = r.crc === h!.dataCrc;
+        } catch {
+          return undefined; // could not check it: a miss this time
+        }
+      }
       if (!valid) {
         this.opts.log(`cache: block ${index} of entry ${hash.slice(0, 12)} is damaged on disk; fetching it again`);
         if (rec) this.remove(key, rec, true);
@@ -187,6 +204,7 @@ export class DiskStore {
     const generation = entry.generation;
     const final = this.blockPath(hash, index);
     const tmp = `${final}.tmp-${process.pid}-${++this.tmpSeq}`;
+    // On this thread: sending the block to the worker would take a copy (it is shared with readers).
     const header = encodeHeader({ blockSize: this.opts.blockSize, index, length: data.length, dataCrc: dataCrc(data), entryTag: entryTag(hash) });
     for (let attempt = 0; ; attempt++) {
       await this.ensureDir(hash, entry, label);

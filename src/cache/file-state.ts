@@ -8,6 +8,8 @@ export class FileState {
   readers = 0;
   /** A reader is hashing a whole sequential pass; others need not. */
   verifying = false;
+  /** Prefetched blocks its readers hold: holders per block (the memory budget is charged once per block). */
+  readonly held = new Map<number, number>();
   /** Called by purge: readers drop what they prefetched. */
   readonly onPurge = new Set<() => void>();
 

@@ -8,7 +8,7 @@
 // - A read that continues the previous ones (within `tolerance` bytes back or
 //   forward, or anywhere up to what is already requested: the kernel's
 //   readahead reorders its 128 KiB requests) keeps the stream going; the
-//   first continuation starts the window at `initialBytes`.
+//   first forward continuation starts the window at `initialBytes`.
 // - Each time the window is topped up it doubles, up to `maxBlocks`; it is
 //   topped up once at least a part's worth (or half the window) is free, so
 //   requests go out in part-sized pieces.
@@ -55,7 +55,14 @@ export class PrefetchWindow {
     if (this.maxEnd < 0) {
       if (offset === 0) this.start(offset, last);
     } else if (offset >= this.maxEnd - tolerance && offset <= Math.max(this.maxEnd + tolerance, this.frontier * blockSize)) {
-      if (!this.sequential) this.start(offset, last);
+      // A random reader going back a little (pages near each other) is not a stream yet.
+      if (!this.sequential) {
+        if (offset < this.maxEnd - 128 * 1024) {
+          this.maxEnd = Math.max(this.maxEnd, end);
+          return { seek, from: 0, to: 0 };
+        }
+        this.start(offset, last);
+      }
     } else {
       seek = true;
       this.sequential = false;

@@ -24,7 +24,6 @@ export interface ReaderDeps {
 
 interface Ahead {
   promise: Promise<Buffer>;
-  bytes: number;
   settled: boolean;
 }
 
@@ -68,10 +67,8 @@ export class CachedFileReader implements FileReader {
     this.dropAhead((i) => i < first);
     // Plan the prefetch before waiting, so it overlaps this read's wait.
     const plan = d.store.streaming() ? { seek: false, from: 0, to: 0 } : this.win.onRead(offset, end, this.capBlocks());
-    if (plan.seek) {
-      this.dropAhead(() => true);
-      this.pass?.abandon();
-    }
+    // (A checksum pass survives a seek back: all bytes may still pass through.)
+    if (plan.seek) this.dropAhead(() => true);
     const wanted: (Promise<Buffer> | undefined)[] = [];
     for (let i = first; i <= last; i++) wanted.push(this.ahead.get(i)?.promise);
     const pFrom = plan.from;
@@ -138,20 +135,27 @@ export class CachedFileReader implements FileReader {
 
   /**
    * Charge the budget for blocks [from, to) as far as it allows; returns the
-   * end granted. Less than a part (or the whole ask, if smaller) is not worth
-   * a request: then nothing, and a later read asks again.
+   * end granted. A block another reader of the file already holds is charged
+   * once (FileState.held). Less than a part (or the whole ask, if smaller) is
+   * not worth a request: then nothing, and a later read asks again.
    */
   private grant(from: number, to: number): number {
     const { budget } = this.d;
+    const { f } = this;
+    const charged: number[] = [];
     let end = from;
-    while (end < to && budget.tryAcquire(this.f.blockLength(end))) end++;
+    for (; end < to; end++) {
+      if (f.held.has(end)) continue;
+      if (!budget.tryAcquire(f.blockLength(end))) break;
+      charged.push(end);
+    }
     const worth = Math.min(to - from, this.d.window.partBlocks);
     if (end - from < worth) {
-      for (let i = from; i < end; i++) budget.release(this.f.blockLength(i));
+      for (const i of charged) budget.release(f.blockLength(i));
       end = from;
       if (this.ahead.size === 0) {
         // Over budget and holding nothing: one block anyway, so every reader progresses.
-        budget.force(this.f.blockLength(end));
+        if (!f.held.has(end)) budget.force(f.blockLength(end));
         end++;
       }
     }
@@ -159,18 +163,16 @@ export class CachedFileReader implements FileReader {
     return end;
   }
 
-  /** Keep promises for prefetched blocks from `from` on (each charged by grant()). */
+  /** Keep promises for prefetched blocks from `from` on (charged by grant() unless already held). */
   private hold(from: number, promises: Promise<Buffer>[]): void {
+    const { f } = this;
     const wasEmpty = this.ahead.size === 0;
     for (let k = 0; k < promises.length; k++) {
       const i = from + k;
-      const bytes = this.f.blockLength(i);
-      if (this.ahead.has(i)) {
-        this.d.budget.release(bytes);
-        continue;
-      }
-      const entry: Ahead = { promise: promises[k], bytes, settled: false };
+      if (this.ahead.has(i)) continue;
+      const entry: Ahead = { promise: promises[k], settled: false };
       this.ahead.set(i, entry);
+      f.held.set(i, (f.held.get(i) ?? 0) + 1);
       promises[k].then(
         () => (entry.settled = true),
         () => {
@@ -185,14 +187,23 @@ export class CachedFileReader implements FileReader {
 
   private dropAhead(which: (i: number) => boolean): void {
     if (this.ahead.size === 0) return;
+    const { f } = this;
+    const { budget } = this.d;
     for (const [i, a] of this.ahead) {
       if (!which(i)) continue;
       this.ahead.delete(i);
-      // A block still downloading holds its memory until it lands.
-      if (a.settled) this.d.budget.release(a.bytes);
-      else void a.promise.catch(() => undefined).finally(() => this.d.budget.release(a.bytes));
+      const refs = (f.held.get(i) ?? 1) - 1;
+      if (refs > 0) {
+        f.held.set(i, refs);
+        continue;
+      }
+      f.held.delete(i);
+      // The last holder frees the charge; a block still downloading holds its memory until it lands.
+      const bytes = f.blockLength(i);
+      if (a.settled) budget.release(bytes);
+      else void a.promise.catch(() => undefined).finally(() => budget.release(bytes));
     }
-    if (this.ahead.size === 0) this.d.budget.holders--;
+    if (this.ahead.size === 0) budget.holders--;
   }
 
   // --- checksum ---

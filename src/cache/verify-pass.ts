@@ -9,8 +9,10 @@ import type { HashJob } from './hash-service.js';
 
 /** Out-of-order reads further than this from the prefix end the pass. */
 const MAX_GAP = 4 * 1024 * 1024;
-/** More pending ranges or blocks than this: the reader is not sequential. */
-const MAX_PENDING = 32;
+/** More separate ranges beyond the prefix than this: the reader is not sequential. */
+const MAX_RANGES = 32;
+/** Blocks kept for hashing while a gap fills (they are held in memory). */
+const MAX_BLOCKS = 8;
 
 export type PassState = 'going' | 'abandoned' | 'complete';
 
@@ -36,7 +38,7 @@ export class VerifyPass {
     if (offset > this.prefix + MAX_GAP) return { state: this.abandon() };
     for (const [i, data] of blocks) if (i >= this.nextBlock) this.pending.set(i, data);
     this.addRange(Math.max(offset, this.prefix), end);
-    if (this.ranges.length > MAX_PENDING || this.pending.size > MAX_PENDING) return { state: this.abandon() };
+    if (this.ranges.length > MAX_RANGES || this.pending.size > MAX_BLOCKS) return { state: this.abandon() };
     const { size } = this.f.source;
     let wait: Promise<void> | undefined;
     while (this.nextBlock < this.f.blockCount && this.prefix >= Math.min(size, (this.nextBlock + 1) * this.f.blockSize)) {
