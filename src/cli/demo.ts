@@ -6,7 +6,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { datasetFolderName } from '../tree/names.js';
-import { defaultCacheDir, mountAndWait } from './mount.js';
+import { mountAndWait } from './mount.js';
+import { defaultCacheDir } from './runtime.js';
 
 const HELP = `Usage: dvfs demo [mountpoint] [options]
 
@@ -80,6 +81,8 @@ export async function runDemo(args: string[]): Promise<number> {
         attrTimeoutSeconds: 5,
         tabular: 'original',
         showVariants: false,
+        quietSeconds: 3,
+        localOnly: [],
         readOnly: false,
         allowOther: false,
         debug: false,

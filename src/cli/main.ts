@@ -4,13 +4,19 @@ import { runServe } from './serve.js';
 import { runMount } from './mount.js';
 import { runRefresh, runUnmount } from './unmount.js';
 import { runDemo } from './demo.js';
+import { runStatus } from './status.js';
+import { runSync } from './sync.js';
+import { runPublish } from './publish.js';
 
 const USAGE = `dvfs — mount a Dataverse repository as folders
 
 Usage:
   dvfs demo [mountpoint]                                               start the built-in server with demo data and mount it
   dvfs mount <server-url> <mountpoint> [options]                        mount a Dataverse installation (foreground)
-  dvfs unmount <mountpoint>                                            unmount (waits for the mount's process to finish)
+  dvfs unmount <mountpoint> [--force]                                  unmount (waits for pending uploads; --force leaves them for the next mount)
+  dvfs status [mountpoint]                                             pending uploads, failures, cache usage, request counters
+  dvfs sync <mountpoint>                                               upload every pending change now and wait
+  dvfs publish <dataset folder> [--major|--minor]                      publish a dataset's draft and wait until it is done
   dvfs refresh <mountpoint>                                            forget cached listings of drafts and collections
   dvfs serve [--port N] [--data-dir DIR] [--seed demo] [fault flags]   run the built-in Dataverse-compatible server
   dvfs help                                                             this text
@@ -22,6 +28,9 @@ const commands: Record<string, (args: string[]) => Promise<number>> = {
   mount: runMount,
   unmount: runUnmount,
   refresh: runRefresh,
+  status: runStatus,
+  sync: runSync,
+  publish: runPublish,
   demo: runDemo,
 };
 

@@ -1,7 +1,6 @@
 // `dvfs mount <server-url> <mountpoint>`: mount a Dataverse installation in the foreground.
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DataverseClient } from '../dataverse/client.js';
@@ -13,6 +12,12 @@ import { mountFs } from '../fs/mount.js';
 import { openBlockCache } from './cache-setup.js';
 import { FolderReadahead } from '../cache/folder-readahead.js';
 import { parseSize } from './sizes.js';
+import { defaultCacheDir, runtimeFile, socketFile } from './runtime.js';
+import { closeWriter, openWriter, type MountWriter } from './mount-writer.js';
+import { startControlServer } from './control-server.js';
+import { makeControlHandlers } from './mount-control.js';
+
+export { defaultCacheDir, runtimeFile } from './runtime.js';
 
 const HELP = `Usage: dvfs mount <server-url> <mountpoint> [options]
 
@@ -32,7 +37,10 @@ Options:
   --attr-timeout SECONDS  kernel attribute cache (default 5)
   --tabular original|archival  ingested tables as the uploaded original (default) or as .tab
   --show-variants         list the hidden <file>@<variant> entries too
-  --read-only             refuse every write (the default until drafts are writable)
+  --quiet-period SECONDS  after the last close of a written file, wait this long before uploading it (default 3)
+  --local-only GLOB       files with such names stay local, never uploaded (repeatable; added to
+                          the editor and desktop junk: .~lock.*#, *.swp, .DS_Store, ._*, ~$*)
+  --read-only             refuse every write, drafts included
   --allow-other           let other users see the mount (needs user_allow_other in /etc/fuse.conf)
   --debug                 log every failing operation and libfuse's own debug output`;
 
@@ -48,13 +56,13 @@ export interface MountSettings {
   attrTimeoutSeconds: number;
   tabular: 'original' | 'archival';
   showVariants: boolean;
+  /** Quiet period after the last close before an upload starts. */
+  quietSeconds: number;
+  /** Globs of names that stay local (added to the default junk patterns). */
+  localOnly: string[];
   readOnly: boolean;
   allowOther: boolean;
   debug: boolean;
-}
-
-export function defaultCacheDir(): string {
-  return path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'dvfs');
 }
 
 export async function runMount(args: string[]): Promise<number> {
@@ -70,6 +78,8 @@ export async function runMount(args: string[]): Promise<number> {
       'attr-timeout': { type: 'string', default: '5' },
       tabular: { type: 'string', default: 'original' },
       'show-variants': { type: 'boolean', default: false },
+      'quiet-period': { type: 'string', default: '3' },
+      'local-only': { type: 'string', multiple: true, default: [] },
       'read-only': { type: 'boolean', default: false },
       'allow-other': { type: 'boolean', default: false },
       debug: { type: 'boolean', default: false },
@@ -104,6 +114,8 @@ export async function runMount(args: string[]): Promise<number> {
     attrTimeoutSeconds: positiveNumber(values['attr-timeout']!, '--attr-timeout'),
     tabular: values.tabular,
     showVariants: values['show-variants']!,
+    quietSeconds: positiveNumber(values['quiet-period']!, '--quiet-period'),
+    localOnly: values['local-only']!,
     readOnly: values['read-only']!,
     allowOther: values['allow-other']!,
     debug: values.debug!,
@@ -126,12 +138,6 @@ async function loadToken(settings: MountSettings): Promise<string | undefined> {
   if (settings.token) return settings.token;
   const env = process.env.DATAVERSE_API_TOKEN?.trim();
   return env || undefined;
-}
-
-/** The per-mount runtime file: lets `dvfs unmount/refresh/status` find the process. */
-export function runtimeFile(cacheDir: string, mountpoint: string): string {
-  const h = createHash('sha256').update(path.resolve(mountpoint)).digest('hex').slice(0, 16);
-  return path.join(cacheDir, 'mounts', `${h}.json`);
 }
 
 const log = (line: string) => console.error(`dvfs: ${line}`);
@@ -167,50 +173,123 @@ export async function mountAndWait(settings: MountSettings, onReady?: () => void
     await chmod(settings.cacheDir, 0o700);
     const cache = await openBlockCache({ dir: serverDir, maxBytes: settings.cacheMaxBytes, client, log });
     const readahead = new FolderReadahead(cache);
-    const ops = makeOperations({
-      ns,
-      cache,
-      readahead,
-      probeAccess: async (source) => {
-        await client.readRange({ fileId: source.fileId, query: source.query, start: 0, end: 1 });
-      },
-      log: (line) => log(line),
-    });
-    const mounted = await mountFs(settings.mountpoint, ops, {
-      allowOther: settings.allowOther,
-      debug: settings.debug,
-      attrTimeoutSeconds: settings.attrTimeoutSeconds,
-      readOnly: settings.readOnly,
-    });
+    // Drafts are writable with a token, unless --read-only.
+    let w: MountWriter | undefined;
+    if (token && !settings.readOnly) {
+      w = await openWriter({
+        client,
+        ns,
+        cache,
+        serverDir,
+        mountpoint: settings.mountpoint,
+        quietMs: settings.quietSeconds * 1000,
+        tabular: settings.tabular,
+        localOnly: settings.localOnly,
+        log,
+      });
+      ns.attachDrafts(w.writer);
+      const r = w.recovered;
+      if (r.entries) log(`write journal (${w.stateDir}): finishing ${r.entries} change(s) left by the last mount`);
+    }
     const runtime = runtimeFile(settings.cacheDir, settings.mountpoint);
-    await mkdir(path.dirname(runtime), { recursive: true, mode: 0o700 });
-    await writeFile(runtime, JSON.stringify({ pid: process.pid, mountpoint: settings.mountpoint, server: client.transport.origin }) + '\n');
-    const who = token ? 'with your API token' : 'as a guest (no token)';
-    console.log(`dvfs: mounted ${settings.serverUrl} (Dataverse ${version.version}) at ${settings.mountpoint} ${who}; Ctrl-C unmounts`);
-    onReady?.();
+    const socket = socketFile(settings.cacheDir, settings.mountpoint);
+    let control: { close(): Promise<void> } | undefined;
+    try {
+      const ops = makeOperations({
+        ns,
+        cache,
+        readahead,
+        writer: w?.writer,
+        probeAccess: async (source) => {
+          await client.readRange({ fileId: source.fileId, query: source.query, start: 0, end: 1 });
+        },
+        log: (line) => log(line),
+      });
+      const mounted = await mountFs(settings.mountpoint, ops, {
+        allowOther: settings.allowOther,
+        debug: settings.debug,
+        attrTimeoutSeconds: settings.attrTimeoutSeconds,
+        readOnly: settings.readOnly,
+      });
 
-    process.on('SIGHUP', () => {
-      void (async () => {
-        try {
-          token = await loadToken(settings);
-        } catch (e) {
-          log(`SIGHUP: could not re-read the token: ${(e as Error).message}`);
+      // Unmount: Ctrl-C, SIGTERM or `dvfs unmount`; a second request (or --force) stops waiting for uploads.
+      let closing = false;
+      let forced = false;
+      let requestUnmount!: () => void;
+      let requestForce!: () => void;
+      const unmountRequested = new Promise<void>((r) => (requestUnmount = r));
+      const forceRequested = new Promise<void>((r) => (requestForce = r));
+      const unmount = (force: boolean) => {
+        if (force) {
+          forced = true;
+          requestForce();
         }
-        ns.refresh();
-        log('SIGHUP: listings refreshed' + (settings.tokenFile ? ' and token re-read' : ''));
-      })();
-    });
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', () => resolve());
-      process.once('SIGTERM', () => resolve());
-    });
-    log(`unmounting ${settings.mountpoint}…`);
-    await mounted.unmount().catch((e: unknown) => log(`unmount: ${(e as Error).message}`));
-    await rm(runtime, { force: true });
-    readahead.clear();
-    await cache.close();
-    console.log(`dvfs: unmounted ${settings.mountpoint}`);
-    return 0;
+        requestUnmount();
+      };
+      // Ctrl-C (or SIGTERM) again while unmount waits for uploads: stop waiting.
+      const onSignal = () => unmount(closing);
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+
+      await mkdir(path.dirname(runtime), { recursive: true, mode: 0o700 });
+      control = await startControlServer(
+        socket,
+        makeControlHandlers({
+          mountpoint: settings.mountpoint,
+          server: client.transport.origin,
+          client,
+          ns,
+          cache,
+          cacheDir: serverDir,
+          cacheMaxBytes: settings.cacheMaxBytes,
+          writer: w?.writer,
+          quietSeconds: settings.quietSeconds,
+          closing: () => closing,
+          unmount,
+          log,
+        }),
+        log,
+      );
+      await writeFile(runtime, JSON.stringify({ pid: process.pid, mountpoint: settings.mountpoint, server: client.transport.origin, socket }) + '\n', { mode: 0o600 });
+      const who = token ? 'with your API token' : 'as a guest (no token)';
+      const mode = w ? '; drafts are writable' : settings.readOnly ? '; read-only' : '';
+      console.log(`dvfs: mounted ${settings.serverUrl} (Dataverse ${version.version}) at ${settings.mountpoint} ${who}${mode}; Ctrl-C unmounts`);
+      onReady?.();
+
+      process.on('SIGHUP', () => {
+        void (async () => {
+          try {
+            token = await loadToken(settings);
+          } catch (e) {
+            log(`SIGHUP: could not re-read the token: ${(e as Error).message}`);
+          }
+          ns.refresh();
+          log('SIGHUP: listings refreshed' + (settings.tokenFile ? ' and token re-read' : ''));
+        })();
+      });
+      await unmountRequested;
+      closing = true;
+      log(`unmounting ${settings.mountpoint}…`);
+      await mounted.unmount().catch((e: unknown) => log(`unmount: ${(e as Error).message}`));
+      let code = 0;
+      if (w) {
+        const { result, forced: gaveUp } = await closeWriter(w.writer, { requested: () => forced, promise: forceRequested }, log);
+        const left = result.pending.filter((i) => i.op !== 'local' && i.op !== 'folder');
+        for (const f of result.failed) log(`FAILED ${f.path} (dataset ${f.datasetId}): ${f.error}; kept in the write journal, tried again at the next mount`);
+        if (gaveUp && left.length) log(`${left.length} change(s) left in the write journal (${w.stateDir}); the next mount finishes them`);
+        if (result.failed.length) code = 1;
+      }
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      readahead.clear();
+      await cache.close();
+      console.log(`dvfs: unmounted ${settings.mountpoint}`);
+      return code;
+    } finally {
+      await rm(runtime, { force: true });
+      await control?.close().catch(() => {});
+      await w?.lock.release();
+    }
   } catch (e) {
     if (e instanceof DataverseError) {
       console.error(`dvfs mount: ${explain(e, settings)}`);

@@ -6,3 +6,15 @@ export function parseSize(v: string, flag: string): number {
   if (!m) throw new Error(`${flag} needs a size like 500M or 20G, got '${v}'`);
   return Math.floor(Number(m[1]) * UNITS[m[2].toUpperCase()]);
 }
+
+/** 1536 → "1.5 KiB": sizes for people (status and progress lines). */
+export function formatSize(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${v} B` : `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${units[u]}`;
+}

@@ -1,51 +1,83 @@
-// `dvfs unmount <mountpoint>` and `dvfs refresh <mountpoint>`: talk to the mount's process by signal.
-import { readFile } from 'node:fs/promises';
+// `dvfs unmount <mountpoint>` and `dvfs refresh <mountpoint>`: talk to the mount's process.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { forceUnmount, isMounted } from '../fs/mount.js';
-import { defaultCacheDir, runtimeFile } from './mount.js';
-
-interface Runtime {
-  pid: number;
-  mountpoint: string;
-}
-
-async function runtimeOf(cacheDir: string, mnt: string): Promise<Runtime | undefined> {
-  try {
-    const r = JSON.parse(await readFile(runtimeFile(cacheDir, mnt), 'utf8')) as Runtime;
-    process.kill(r.pid, 0); // still alive?
-    return r;
-  } catch {
-    return undefined;
-  }
-}
+import { callMount, runtimeOf, type Runtime } from './control-client.js';
+import type { StatusReport } from './control-server.js';
+import { progressLine } from './progress.js';
+import { defaultCacheDir } from './runtime.js';
 
 function parse(args: string[], usage: string) {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { 'cache-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { 'cache-dir': { type: 'string' }, force: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help || positionals.length !== 1) {
     console.log(usage);
     return undefined;
   }
-  return { mnt: path.resolve(positionals[0]), cacheDir: path.resolve(values['cache-dir'] ?? defaultCacheDir()) };
+  return { mnt: path.resolve(positionals[0]), cacheDir: path.resolve(values['cache-dir'] ?? defaultCacheDir()), force: values.force! };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Wait for the mount's process to exit, showing its upload progress; false if it neither exits nor answers for 60 s. */
+async function waitForExit(rt: Runtime): Promise<boolean> {
+  const progress = progressLine();
+  let lastSign = Date.now();
+  try {
+    while (alive(rt.pid)) {
+      const r = await callMount<StatusReport>(rt, 'GET', '/status').catch(() => undefined);
+      if (r) {
+        progress.update(r);
+        lastSign = Date.now();
+      } else if (Date.now() - lastSign > 60_000) return false;
+      await sleep(200);
+    }
+    return true;
+  } finally {
+    progress.done();
+  }
 }
 
 export async function runUnmount(args: string[]): Promise<number> {
-  const p = parse(args, 'Usage: dvfs unmount <mountpoint> [--cache-dir DIR]\n\nAsks the dvfs process of the mount to unmount (it finishes its work first); clears a stale mount left by a crash.');
+  const p = parse(
+    args,
+    `Usage: dvfs unmount <mountpoint> [--force] [--cache-dir DIR]
+
+Asks the dvfs process of the mount to unmount. It first uploads every change
+still pending (progress is shown) and exits when the server has them; with
+--force it stops waiting and leaves what is left in its write journal, for the
+next mount to finish. Also clears a stale mount left by a crash.`,
+  );
   if (!p) return 2;
   const rt = await runtimeOf(p.cacheDir, p.mnt);
   if (rt) {
-    process.kill(rt.pid, 'SIGTERM');
-    for (let i = 0; i < 600 && (await isMounted(p.mnt)); i++) await new Promise((r) => setTimeout(r, 100));
-    if (!(await isMounted(p.mnt))) {
-      console.log(`dvfs: unmounted ${p.mnt}`);
-      return 0;
+    try {
+      await callMount(rt, 'POST', '/unmount', { force: p.force });
+    } catch {
+      process.kill(rt.pid, 'SIGTERM'); // no control channel: the signal does the same (without --force)
     }
-    console.error(`dvfs unmount: the dvfs process ${rt.pid} did not unmount ${p.mnt} within 60 s`);
-    return 1;
+    if (!(await waitForExit(rt))) {
+      console.error(`dvfs unmount: the dvfs process ${rt.pid} did not finish unmounting ${p.mnt}`);
+      return 1;
+    }
+    if (await isMounted(p.mnt)) {
+      console.error(`dvfs unmount: the dvfs process ${rt.pid} exited but ${p.mnt} is still mounted (busy?); try again or use fusermount -uz`);
+      return 1;
+    }
+    console.log(`dvfs: unmounted ${p.mnt}`);
+    return 0;
   }
   if (!(await isMounted(p.mnt))) {
     console.error(`dvfs unmount: ${p.mnt} is not mounted`);

@@ -110,6 +110,18 @@ export class DataverseWrites {
     return this.client.locks(datasetId);
   }
 
+  /**
+   * POST /api/datasets/{id}/actions/:publish?type=major|minor (notes §10).
+   * The server finishes asynchronously: a finalizePublication lock stays
+   * until it is done (the caller waits for the locks to clear).
+   */
+  async publish(datasetId: number, type: 'major' | 'minor'): Promise<void> {
+    const label = `POST /api/v1/datasets/${datasetId}/actions/:publish`;
+    const res = await this.request('POST', `datasets/${datasetId}/actions/:publish?type=${type}`);
+    // 202: a PrePublish workflow is running; it ends like a publication, with the locks gone.
+    if (res.status !== 200 && res.status !== 202) throw failure(res, label);
+  }
+
   private post(path: string, form: FormData): Promise<Answer> {
     return this.request('POST', path, form);
   }

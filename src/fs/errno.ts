@@ -20,6 +20,7 @@ export const ERRNO = {
   ENOSYS: 38,
   ENOTEMPTY: 39,
   ENODATA: 61,
+  ENOTSUP: 95,
 } as const;
 
 export type ErrnoName = keyof typeof ERRNO;

@@ -52,6 +52,15 @@ export async function forceUnmount(mnt: string): Promise<void> {
   throw new Error('neither fusermount3 nor fusermount is installed (apt-get install fuse3)');
 }
 
+/**
+ * libfuse options the binding does not expose, injected through fsname:
+ * big_writes and a large max_write (writes then arrive in 128 KiB requests,
+ * the kernel's cap, instead of 4 KiB); atomic_o_trunc (open(O_TRUNC) arrives
+ * as one open with O_TRUNC, so a file about to be overwritten is not first
+ * copied from the server and then truncated).
+ */
+export const WRITE_OPTIONS = ['big_writes', 'max_write=1048576', 'atomic_o_trunc'];
+
 export interface Mounted {
   mountpoint: string;
   unmount(): Promise<void>;
@@ -62,7 +71,7 @@ export async function mountFs(mnt: string, ops: object, opts: MountOptions): Pro
   const mountpoint = path.resolve(mnt);
   if (await isStale(mountpoint)) await forceUnmount(mountpoint);
   else if (await isMounted(mountpoint)) throw new Error(`${mountpoint} is already mounted (dvfs unmount ${mountpoint})`);
-  const fsOptions = ['dvfs', ...(opts.readOnly ? ['ro'] : []), ...(opts.extraOptions ?? [])];
+  const fsOptions = ['dvfs', ...(opts.readOnly ? ['ro'] : WRITE_OPTIONS), ...(opts.extraOptions ?? [])];
   const fuseOpts: FuseOptions = {
     mkdir: true,
     autoUnmount: true, // the kernel mount goes away even if this process is killed
@@ -73,8 +82,9 @@ export async function mountFs(mnt: string, ops: object, opts: MountOptions): Pro
     subtype: 'dvfs',
     attrTimeout: String(opts.attrTimeoutSeconds),
     entryTimeout: String(opts.attrTimeoutSeconds),
-    // Above the client's own retry budget, so our EIO comes first.
-    timeout: { default: 120_000, read: 300_000 },
+    // Above the client's own retry budget, so our EIO comes first. Opening a draft file for writing
+    // copies its server bytes first (copy-on-write), which takes as long as the download.
+    timeout: { default: 120_000, read: 300_000, open: 3_600_000, truncate: 3_600_000 },
   };
   const fuse = new Fuse(mountpoint, ops, fuseOpts);
   await new Promise<void>((resolve, reject) => fuse.mount((err) => (err ? reject(err) : resolve())));

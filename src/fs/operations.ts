@@ -1,11 +1,17 @@
 // FUSE operations (fuse-native): each one translates to the layers below and
-// answers with a number. No business logic here (design.md, fs/).
+// answers with a number. No business logic here (design.md, fs/). Reads of
+// server bytes go through the block cache; everything that changes a draft
+// (and reads of bytes not uploaded yet) goes to the write path (write-ops.ts).
 import type { Namespace } from '../tree/namespace.js';
-import type { FileNode, Node } from '../tree/nodes.js';
+import type { Node } from '../tree/nodes.js';
 import type { FileReader, FileSource } from '../cache/types.js';
 import type { FolderPosition } from '../cache/folder-readahead.js';
+import type { DraftWriter } from '../write/index.js';
 import { FsError, readOnly } from '../tree/errors.js';
+import { answer, type Cb } from './callback.js';
 import { describe, ERRNO, errnoName, toErrno } from './errno.js';
+import { Handles } from './handles.js';
+import { makeWriteOps } from './write-ops.js';
 
 export interface ReaderFactory {
   open(source: FileSource): FileReader;
@@ -18,12 +24,9 @@ export interface OperationsDeps {
   probeAccess(source: FileSource): Promise<void>;
   /** Told of every open, to read the next small files of a folder ahead. */
   readahead?: { opened(pos: FolderPosition): void };
+  /** The write path; without it (--read-only, guests) every change is EROFS. */
+  writer?: DraftWriter;
   log: (line: string) => void;
-}
-
-interface Handle {
-  node: FileNode;
-  reader?: FileReader;
 }
 
 const XATTR_PREFIX = 'user.dataverse.';
@@ -31,33 +34,23 @@ const XATTR_PREFIX = 'user.dataverse.';
 const BLKSIZE = 1 << 20;
 const O_ACCMODE = 3;
 const O_TRUNC = 0o1000;
-
-type Cb = (code: number, ...rest: unknown[]) => void;
+const W_OK = 2;
 
 export function makeOperations(deps: OperationsDeps) {
   const { ns, cache, log } = deps;
-  const handles = new Map<number, Handle>();
-  let nextFd = 1;
+  const handles = new Handles();
+  const writes = deps.writer ? makeWriteOps({ ns, writer: deps.writer, handles, log }) : undefined;
   const uid = process.getuid?.() ?? 0;
   const gid = process.getgid?.() ?? 0;
-
-  /** Run an async operation and answer the kernel with a number, never throwing into the binding. */
-  function run(op: string, path: string, cb: Cb, fn: () => Promise<unknown[] | void>, quiet: ErrnoQuiet = 'ENOENT'): void {
-    fn().then(
-      (rest) => cb(0, ...(rest ?? [])),
-      (e: unknown) => {
-        const name = errnoName(e);
-        if (name !== quiet && !(name === 'ENODATA' && op === 'getxattr')) log(`${op} ${path}: ${name}: ${describe(e)}`);
-        cb(toErrno(e));
-      },
-    );
-  }
+  const run = (op: string, path: string, cb: Cb, fn: () => Promise<unknown[] | void>, quiet: 'ENOENT' | 'EROFS' = 'ENOENT') =>
+    answer(log, op, path, cb, fn, op === 'getxattr' ? [quiet, 'ENODATA'] : [quiet]);
 
   function stat(node: Node) {
     const base = { uid, gid, mtime: node.mtime, atime: node.mtime, ctime: node.mtime, blksize: BLKSIZE };
-    if (node.kind === 'dir') return { ...base, mode: 0o040555, size: 4096, nlink: 2, blocks: 8 };
+    const writable = node.draft?.editable === true;
+    if (node.kind === 'dir') return { ...base, mode: writable ? 0o040755 : 0o040555, size: 4096, nlink: 2, blocks: 8 };
     if (node.kind === 'link') return { ...base, mode: 0o120777, size: Buffer.byteLength(node.target), nlink: 1 };
-    return { ...base, mode: 0o100444, size: node.size, nlink: 1, blocks: Math.ceil(node.size / 512) };
+    return { ...base, mode: writable ? 0o100644 : 0o100444, size: node.size, nlink: 1, blocks: Math.ceil(node.size / 512) };
   }
 
   const refuse = (op: string) => (path: string, ...args: unknown[]) => {
@@ -67,7 +60,7 @@ export function makeOperations(deps: OperationsDeps) {
     }, 'EROFS');
   };
 
-  return {
+  const readOps = {
     init(cb: Cb) {
       cb(0);
     },
@@ -86,8 +79,10 @@ export function makeOperations(deps: OperationsDeps) {
     },
     access(path: string, mode: number, cb: Cb) {
       run('access', path, cb, async () => {
-        await ns.resolve(path);
-        if (mode & 2) throw readOnly(path, 'this mount is read-only');
+        const node = await ns.resolve(path);
+        if (!(mode & W_OK)) return;
+        if (!writes) throw readOnly(path, 'this mount is read-only');
+        await writes.checkWrite(path, node);
       }, 'EROFS');
     },
     open(path: string, flags: number, cb: Cb) {
@@ -95,17 +90,20 @@ export function makeOperations(deps: OperationsDeps) {
         const node = await ns.resolve(path);
         if (node.kind === 'dir') throw new FsError('EISDIR', 'is a folder');
         if (node.kind !== 'file') throw new FsError('EINVAL', 'not a file');
-        if ((flags & O_ACCMODE) !== 0 || flags & O_TRUNC) throw readOnly(path, 'this mount is read-only');
+        if ((flags & O_ACCMODE) !== 0 || flags & O_TRUNC) {
+          if (!writes) throw readOnly(path, 'this mount is read-only');
+          return [await writes.openForWrite(path, node, (flags & O_TRUNC) !== 0)];
+        }
+        if (node.draft?.local && writes) return [await writes.openLocal(path, node.draft)];
         if (node.restricted && node.source) await deps.probeAccess(node.source);
         if (node.folder) deps.readahead?.opened(node.folder);
-        const fd = nextFd++;
-        handles.set(fd, { node, reader: node.source && node.size > 0 ? cache.open(node.source) : undefined });
-        return [fd];
+        return [handles.add({ kind: 'read', node, reader: node.source && node.size > 0 ? cache.open(node.source) : undefined })];
       }, 'EROFS');
     },
     read(path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) {
       const h = handles.get(fd);
       if (!h) return cb(-ERRNO.EBADF);
+      if (h.kind === 'draft') return writes!.read(path, fd, buf, len, pos, cb);
       if (pos >= h.node.size || len === 0) return cb(0);
       const n = Math.min(len, h.node.size - pos);
       if (h.node.content) {
@@ -124,14 +122,18 @@ export function makeOperations(deps: OperationsDeps) {
       );
     },
     release(path: string, fd: number, cb: Cb) {
-      handles.get(fd)?.reader?.close();
+      const h = handles.get(fd);
+      if (h?.kind === 'draft') return writes!.release(path, fd, cb);
+      h?.reader?.close();
       handles.delete(fd);
       cb(0);
     },
     flush(path: string, fd: number, cb: Cb) {
+      // Nothing to do: the upload starts after the last close and a quiet period (or at fsync).
       cb(0);
     },
     fsync(path: string, datasync: number, fd: number, cb: Cb) {
+      if (writes) return writes.fsync(path, datasync, fd, cb);
       cb(0);
     },
     statfs(path: string, cb: Cb) {
@@ -152,24 +154,43 @@ export function makeOperations(deps: OperationsDeps) {
         return [Object.keys(node.xattrs).map((k) => XATTR_PREFIX + k)];
       });
     },
-    create: refuse('create'),
-    write: (path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) => cb(-ERRNO.EROFS),
-    truncate: refuse('truncate'),
-    ftruncate: refuse('ftruncate'),
-    mkdir: refuse('mkdir'),
-    rmdir: refuse('rmdir'),
-    unlink: refuse('unlink'),
-    rename: refuse('rename'),
     link: refuse('link'),
     symlink: refuse('symlink'),
     mknod: refuse('mknod'),
-    chmod: refuse('chmod'),
-    chown: refuse('chown'),
-    utimens: refuse('utimens'),
-    setxattr: refuse('setxattr'),
-    removexattr: refuse('removexattr'),
+  };
+
+  if (!writes) {
+    return {
+      ...readOps,
+      create: refuse('create'),
+      write: (path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) => cb(-ERRNO.EROFS),
+      truncate: refuse('truncate'),
+      ftruncate: refuse('ftruncate'),
+      mkdir: refuse('mkdir'),
+      rmdir: refuse('rmdir'),
+      unlink: refuse('unlink'),
+      rename: refuse('rename'),
+      chmod: refuse('chmod'),
+      chown: refuse('chown'),
+      utimens: refuse('utimens'),
+      setxattr: refuse('setxattr'),
+      removexattr: refuse('removexattr'),
+    };
+  }
+  return {
+    ...readOps,
+    create: writes.create,
+    write: writes.write,
+    truncate: writes.truncate,
+    ftruncate: writes.ftruncate,
+    mkdir: writes.mkdir,
+    rmdir: writes.rmdir,
+    unlink: writes.unlink,
+    rename: writes.rename,
+    chmod: writes.chmod,
+    chown: writes.chown,
+    utimens: writes.utimens,
+    setxattr: writes.setxattr,
+    removexattr: writes.removexattr,
   };
 }
-
-/** An errno that is normal for an operation and not worth a log line. */
-type ErrnoQuiet = 'ENOENT' | 'EROFS';

@@ -15,7 +15,9 @@ export type ErrnoName =
   | 'EBUSY'
   | 'ENOSYS'
   | 'EFBIG'
-  | 'ENODATA';
+  | 'ENODATA'
+  | 'ENOTSUP'
+  | 'EBADF';
 
 export class FsError extends Error {
   constructor(

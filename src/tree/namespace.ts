@@ -4,12 +4,15 @@
 // versions are immutable and cached for good, the rest for a TTL.
 import type { DataverseClient } from '../dataverse/client.js';
 import type { CollectionInfo, DatasetInfo, FileMetadataInfo, VersionInfo } from '../dataverse/types.js';
+import { DataverseWrites } from '../dataverse/writes.js';
 import type { MetadataCache } from '../cache/metadata-cache.js';
 import { notDir, notFound } from './errors.js';
 import { datasetFolderName, DRAFT, isPid, LATEST, versionFolderName } from './names.js';
 import type { DirNode, FileNode, Node } from './nodes.js';
 import type { FileSource } from '../cache/types.js';
 import { variantNames, variantNode, type VariantContext } from './variants.js';
+import { displayName, serverFileNode } from './file-nodes.js';
+import { DraftTree, type DraftSource } from './draft-tree.js';
 
 export interface NamespaceOptions {
   /** ':root', a collection alias, or a dataset PID. */
@@ -52,12 +55,61 @@ interface Folder {
 
 export class Namespace {
   private rootNode?: DirNode;
+  private drafts?: DraftSource;
+  private readonly writes: DataverseWrites;
+  /** Datasets last seen without a server draft: their first change creates one (the version list changes). */
+  private readonly noDraftYet = new Set<number>();
+  /** Where each dataset folder was seen in the mount (for `dvfs status`). */
+  private readonly datasetPaths = new Map<number, string>();
 
   constructor(
     private readonly client: DataverseClient,
     private readonly meta: MetadataCache,
     private readonly opts: NamespaceOptions,
-  ) {}
+  ) {
+    this.writes = new DataverseWrites(client);
+  }
+
+  /** Make the `draft` folders of editable datasets writable, shown through the write path's local state. */
+  attachDrafts(source: DraftSource): void {
+    this.drafts = source;
+    this.meta.refresh();
+  }
+
+  /** The server's file list of a dataset's draft (of its latest version before the first edit), cached for the TTL. */
+  draftFiles(datasetId: number): Promise<FileMetadataInfo[]> {
+    return this.meta.get(`draftfiles:${datasetId}`, () => this.writes.draftFiles(datasetId));
+  }
+
+  /** The server's state of a dataset's draft changed (an upload, rename or delete landed). */
+  draftChanged(datasetId: number): void {
+    this.meta.forget(`draftfiles:${datasetId}`);
+    this.meta.forget(`files:${datasetId}::draft`);
+    if (this.noDraftYet.has(datasetId)) this.meta.forget(`dataset:${datasetId}`); // `latest` now points at the draft
+  }
+
+  /** The mount path of a dataset's folder ("/lab/doi-…"), if it was seen. */
+  datasetPath(datasetId: number): string | undefined {
+    return this.datasetPaths.get(datasetId);
+  }
+
+  /** The dataset a mount path is in (the path of its folder, or of anything below it). */
+  async datasetAt(path: string): Promise<{ id: number; pid: string; path: string } | undefined> {
+    const parts = path.split('/').filter(Boolean);
+    for (let n = parts.length; n >= 0; n--) {
+      const p = '/' + parts.slice(0, n).join('/');
+      const node = await this.resolve(p);
+      if (node.kind === 'dir' && node.xattrs.type === 'dataset') return { id: Number(node.xattrs.id), pid: node.xattrs.pid, path: p };
+    }
+    return undefined;
+  }
+
+  /** Forget everything cached about a dataset's versions (after a publish). */
+  datasetChanged(datasetId: number): void {
+    this.draftChanged(datasetId);
+    this.meta.forget(`dataset:${datasetId}`);
+    this.meta.forget(`files:${datasetId}::latest`);
+  }
 
   /** Find the mount's root object; fails (DataverseError) when it does not exist or cannot be seen. */
   async init(): Promise<void> {
@@ -84,10 +136,16 @@ export class Namespace {
       if (part === '') continue;
       if (node.kind !== 'dir') throw notDir(path);
       const dir: DirNode = node;
-      let next: Node | undefined = (await dir.children()).get(part);
+      let next: Node | undefined = dir.child ? await dir.child(part) : (await dir.children()).get(part);
       if (!next && dir.hidden) next = await dir.hidden(part);
       if (!next) throw notFound(path);
+      if (next.kind === 'dir' && next.xattrs.type === 'dataset') this.datasetPaths.set(Number(next.xattrs.id), parts.slice(0, i + 1).join('/'));
       node = next;
+    }
+    if (node.kind === 'dir' && node.fresh) {
+      const now = await node.fresh();
+      if (!now) throw notFound(path);
+      node = now;
     }
     return node;
   }
@@ -151,18 +209,45 @@ export class Namespace {
             const n = (v.versionNumber ?? 0) * 1e6 + (v.versionMinorNumber ?? 0);
             if (!newest || n > newest.n) newest = { name, n };
           }
-          if (draft) {
+          if (draft) this.noDraftYet.delete(ds.id);
+          else this.noDraftYet.add(ds.id);
+          const editable = perms.canEditDataset === true;
+          if (draft && this.drafts) {
+            // Through the write path: writable where the token may edit, EACCES otherwise.
+            map.set(DRAFT, this.writableDraftDir(ds, draft, this.drafts, editable));
+          } else if (draft) {
             map.set(DRAFT, this.versionDir(ds, draft, ':draft', false));
-          } else if (perms.canEditDataset && newest) {
+          } else if (editable && newest) {
             // Where the token may edit, `draft` exists already; until the server has one it shows the latest version.
             const base = versions.find((v) => versionFolderName(v.versionNumber ?? 0, v.versionMinorNumber ?? 0) === newest!.name)!;
-            map.set(DRAFT, this.versionDir(ds, base, ':latest', false));
+            map.set(DRAFT, this.drafts ? this.writableDraftDir(ds, base, this.drafts, true) : this.versionDir(ds, base, ':latest', false));
           }
           const latest = draft ? DRAFT : newest?.name;
           if (latest) map.set(LATEST, { kind: 'link', target: latest, mtime: dateOf(ds.publicationDate), xattrs: {} });
           return map;
         }),
     };
+  }
+
+  /** The draft folder of a dataset, through the write path (local changes shown on top of the server's listing). */
+  private writableDraftDir(ds: DatasetInfo, v: VersionInfo, source: DraftSource, editable: boolean): DirNode {
+    const mtime = dateOf(v.releaseTime ?? v.lastUpdateTime);
+    const pid = datasetPid(ds);
+    const tree = new DraftTree({
+      datasetId: ds.id,
+      datasetPid: pid,
+      editable,
+      files: () => this.draftFiles(ds.id),
+      source,
+      tabular: this.opts.tabular,
+      versionState: v.versionState,
+      mtime,
+      variants: { client: this.client, meta: this.meta, immutable: false, datasetPid: pid },
+    });
+    const xattrs: Record<string, string> = { type: 'version', dataset_id: String(ds.id), pid, version: DRAFT, version_state: v.versionState };
+    const title = this.titleOf(v);
+    if (title) xattrs.title = title;
+    return tree.root(xattrs);
   }
 
   private titleOf(v: VersionInfo): string | undefined {
@@ -239,8 +324,8 @@ export class Namespace {
     for (const fm of files) folderAt(dirOf(fm)); // folders first: a file never shadows a folder
     for (const fm of files) {
       const folder = folderAt(dirOf(fm));
-      const node = this.fileNode(ds, v, fm, mtime);
-      let name = this.displayName(fm);
+      const node = serverFileNode(datasetPid(ds), v.versionState, fm, mtime, this.opts.tabular);
+      let name = displayName(fm, this.opts.tabular);
       if (folder.files.has(name) || name === '.' || name === '..') name = `${name} (file ${fm.dataFile.id})`; // names never collide
       folder.files.set(name, node);
       folder.byName.set(name, { node, fm });
@@ -248,55 +333,4 @@ export class Namespace {
     for (const [path, folder] of folders) sortFolder(folder, `${ds.id}:${spec}:${path}`);
     return folders;
   }
-
-  private isTabular(fm: FileMetadataInfo): boolean {
-    return fm.dataFile.tabularData === true || fm.dataFile.originalFileFormat !== undefined;
-  }
-
-  private displayName(fm: FileMetadataInfo): string {
-    if (this.isTabular(fm) && this.opts.tabular === 'original' && fm.dataFile.originalFileName) return fm.dataFile.originalFileName;
-    return fm.label;
-  }
-
-  private fileNode(ds: DatasetInfo, v: VersionInfo, fm: FileMetadataInfo, mtime: Date): FileNode {
-    const df = fm.dataFile;
-    const tabular = this.isTabular(fm);
-    let query = '';
-    let size = df.filesize;
-    let checksum = df.checksum ?? (df.md5 ? { type: 'MD5' as const, value: df.md5 } : undefined);
-    if (tabular && this.opts.tabular === 'original') {
-      query = 'format=original';
-      size = df.originalFileSize ?? df.filesize;
-    } else if (tabular) {
-      query = 'noVarHeader=true'; // the stored .tab: exactly `filesize` bytes
-      checksum = undefined; // the checksum is the original's
-    }
-    const xattrs: Record<string, string> = {
-      type: 'file',
-      id: String(df.id),
-      dataset_pid: datasetPid(ds),
-      label: fm.label,
-      content_type: df.contentType,
-      description: fm.description ?? '',
-      restricted: String(fm.restricted),
-      version_state: v.versionState,
-    };
-    if (df.persistentId) xattrs.pid = df.persistentId;
-    if (fm.directoryLabel) xattrs.directory = fm.directoryLabel;
-    if (df.checksum) xattrs.checksum = `${df.checksum.type}:${df.checksum.value}`;
-    if (fm.categories?.length) xattrs.categories = fm.categories.join(',');
-    if (tabular) {
-      if (df.originalFileFormat) xattrs.original_format = df.originalFileFormat;
-      if (df.UNF) xattrs.unf = df.UNF;
-    }
-    return {
-      kind: 'file',
-      size,
-      mtime,
-      restricted: fm.restricted,
-      xattrs,
-      source: { fileId: df.id, query, size, checksum, cacheKey: `${df.id}-${query || 'raw'}-${checksum?.value ?? size}` },
-    };
-  }
 }
-

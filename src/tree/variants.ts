@@ -39,26 +39,28 @@ export async function variantNode(
 ): Promise<FileNode | undefined> {
   const df = fm.dataFile;
   const id = df.id;
+  // A variant is never writable: it does not carry the file's draft reference.
   const ranged = (query: string, size: number, checksum = base.source?.checksum): FileNode => ({
     ...base,
+    draft: undefined,
     size,
     content: undefined,
     source: { fileId: id, query, size, checksum, cacheKey: `${id}-${query || 'raw'}-${checksum?.value ?? size}` },
   });
   const generated = async (path: string, query = ''): Promise<FileNode> => {
     const content = await ctx.meta.get(`variant:${id}:${path}?${query}`, () => ctx.client.getBytes(path, query), ctx.immutable);
-    return { ...base, size: content.length, content, source: undefined };
+    return { ...base, draft: undefined, size: content.length, content, source: undefined };
   };
   if (variant === 'json') {
     const content = Buffer.from(JSON.stringify(fm, null, 2) + '\n');
-    return { ...base, size: content.length, content, source: undefined };
+    return { ...base, draft: undefined, size: content.length, content, source: undefined };
   }
   if (variant.startsWith('thumb') && isImage(fm)) {
     const m = /^thumb(?:-(\d+))?\.png$/.exec(variant);
     if (!m) return undefined;
     return generated(`access/datafile/${id}`, `imageThumb=${m[1] ?? 'true'}`);
   }
-  if (!isTabular(fm)) return variant === 'original' ? base : undefined;
+  if (!isTabular(fm)) return variant === 'original' ? { ...base, draft: undefined } : undefined;
   switch (variant) {
     case 'original':
       return ranged('format=original', df.originalFileSize ?? df.filesize, df.checksum);

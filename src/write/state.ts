@@ -32,6 +32,8 @@ export interface DatasetTimes {
 }
 
 export class WriteState {
+  /** Bumped on every change of entries, times or recent results (what the namespace shows may differ). */
+  version = 0;
   readonly entries = new Map<string, Entry>();
   private readonly index = new Map<number, DatasetIndex>();
   private readonly recent = new Map<number, Map<number, Recent>>();
@@ -102,18 +104,21 @@ export class WriteState {
   }
 
   add(e: Entry): void {
+    this.version++;
     this.entries.set(e.id, e);
     this.link(e);
   }
 
   /** Change an entry's path, kind, deleted flag or base: the indexes follow. */
   update(e: Entry, change: (e: Entry) => void): void {
+    this.version++;
     this.unlink(e);
     change(e);
     this.link(e);
   }
 
   remove(e: Entry): void {
+    this.version++;
     this.unlink(e);
     this.entries.delete(e.id);
     e.gone = true;
@@ -137,6 +142,7 @@ export class WriteState {
 
   /** Make entries (and mtimes) durable; `drop` entries are removed from the journal. */
   commit(put: Entry[], drop: Entry[] = [], times?: Record<string, number | null>): Promise<void> {
+    this.version++;
     for (const [k, v] of Object.entries(times ?? {})) this.indexTime(k, v);
     return this.journal.commit({
       put: put.filter((e) => !e.gone).map(toRecord),
@@ -148,10 +154,12 @@ export class WriteState {
   // --- what recently landed ---
 
   noteLanded(datasetId: number, fm: FileMetadataInfo): void {
+    this.version++;
     this.recentOf(datasetId).set(fm.dataFile.id, { fm, until: Date.now() + this.recentMs });
   }
 
   noteGone(datasetId: number, fileId: number): void {
+    this.version++;
     this.recentOf(datasetId).set(fileId, { fm: null, until: Date.now() + this.recentMs });
   }
 

@@ -59,8 +59,10 @@ export interface DraftWriterOptions {
    */
   serverFiles?: (datasetId: number) => Promise<FileMetadataInfo[]>;
   listingTtlMs?: number;
-  /** Whether the token may edit the dataset. Default: GET userPermissions, remembered. */
+  /** Whether the token may edit the dataset. Default: GET userPermissions. */
   canEdit?: (datasetId: number) => Promise<boolean>;
+  /** How long an answer of canEdit is trusted (a revoked role shows as EACCES after this long). */
+  permissionTtlMs?: number;
   /** Copy a server file's bytes (as the mount shows them) into `dest` (copy-on-write). Default: the Access API. */
   download?: (base: BaseFile, dest: string) => Promise<void>;
   /** Called when the server's state of a dataset changed (the namespace drops its cached listing). */
@@ -128,7 +130,10 @@ export class DraftWriter {
   private readonly cow = new Map<string, Promise<Entry>>();
   private readonly listings = new Map<number, { at: number; files: Promise<FileMetadataInfo[]> }>();
   private readonly indexes = new WeakMap<FileMetadataInfo[], Map<string, FileMetadataInfo>>();
-  private readonly perms = new Map<number, Promise<boolean>>();
+  private readonly perms = new Map<number, { at: number; allowed: Promise<boolean> }>();
+  private shutdown?: Promise<void>;
+  /** Content changes that are not journaled at once (write, ftruncate: size and mtime): part of `version`. */
+  private sizeChanges = 0;
 
   constructor(options: DraftWriterOptions) {
     this.o = {
@@ -143,6 +148,7 @@ export class DraftWriter {
       failedRetryMs: 5 * 60_000,
       maxVerifyFailures: 3,
       recentMs: 60_000,
+      permissionTtlMs: 5000,
       ...options,
     };
     this.log = options.log ?? (() => {});
@@ -204,17 +210,24 @@ export class DraftWriter {
    * journal for the next mount.
    */
   async close(opts: { waitForUploads?: boolean } = {}): Promise<SyncResult> {
-    let result: SyncResult = { failed: [], pending: [] };
-    if (this.closed) return result;
-    if (this.state && opts.waitForUploads !== false) result = await this.sync();
+    const wait = opts.waitForUploads !== false;
+    let result: SyncResult | undefined;
+    // A close({waitForUploads: false}) meanwhile (a forced unmount) stops this wait early.
+    if (wait && this.state && !this.closed) result = await this.sync();
+    this.shutdown ??= this.stop(wait);
+    await this.shutdown;
+    if (result && result.pending.length === 0) return result;
+    const status = this.status();
+    return { failed: status.failed, pending: status.pending };
+  }
+
+  private async stop(wait: boolean): Promise<void> {
     this.closed = true;
     this.executor?.stop();
     for (const h of this.handles.values()) await h.fh?.close().catch(() => {});
     this.handles.clear();
-    if (opts.waitForUploads !== false) await this.executor?.idle();
+    if (wait) await this.executor?.idle();
     await this.state?.journal.close();
-    if (opts.waitForUploads === false) result = { failed: this.status().failed, pending: this.status().pending };
-    return result;
   }
 
   // --- files ---
@@ -301,6 +314,7 @@ export class DraftWriter {
     const { bytesWritten } = await h.fh.write(data, 0, data.length, position);
     if (e && h.entry === e) {
       if (bytesWritten !== data.length) e.hasher = undefined;
+      this.sizeChanges++;
       e.size = Math.max(e.size, position + bytesWritten);
       e.activity = Date.now();
       e.mtime = e.activity;
@@ -329,7 +343,13 @@ export class DraftWriter {
     this.executor!.wake(datasetId, e.activity + this.o.quietMs);
   }
 
-  /** fsync(2): the staged bytes reach the disk, and the upload starts now (without waiting for it). */
+  /**
+   * fsync(2): the staged bytes reach the disk and the entry the journal at
+   * once; the upload starts shortly after (min(quiet period, 1 s)), without
+   * waiting for the close. The short delay lets an atomic save (write a
+   * temporary file, fsync it, rename it over the original) end in one replace
+   * under the final name instead of an add of the temporary file.
+   */
   async fsync(handle: number): Promise<void> {
     const h = this.handle(handle);
     await h.fh?.datasync();
@@ -337,7 +357,8 @@ export class DraftWriter {
     if (e && !e.gone && !e.junk) {
       await this.persistEntry(e);
       e.forced = true;
-      this.executor!.kick(e.datasetId);
+      e.retryAt = Math.max(e.retryAt ?? 0, Date.now() + Math.min(this.o.quietMs, 1000));
+      this.executor!.wake(e.datasetId, e.retryAt);
     }
   }
 
@@ -667,6 +688,11 @@ export class DraftWriter {
 
   // --- what the namespace shows ---
 
+  /** Changes whenever what overlay() returns may have changed (the namespace rebuilds its draft folders then). */
+  get version(): number {
+    return (this.state?.version ?? 0) + this.sizeChanges;
+  }
+
   /** The local state of a draft, to lay over the server's listing (see mergeDraft). */
   overlay(datasetId: number): DraftOverlay {
     return buildOverlay(this.ready(), datasetId, this.o.quietMs);
@@ -724,14 +750,18 @@ export class DraftWriter {
 
   private async requireEdit(datasetId: number): Promise<void> {
     let p = this.perms.get(datasetId);
-    if (!p) {
-      p = this.o.canEdit
+    if (!p || Date.now() - p.at > this.o.permissionTtlMs) {
+      const allowed = this.o.canEdit
         ? this.o.canEdit(datasetId)
         : this.o.client.userPermissions(datasetId).then((x) => x.canEditDataset === true);
+      p = { at: Date.now(), allowed };
       this.perms.set(datasetId, p);
-      p.catch(() => this.perms.delete(datasetId));
+      const mine = p;
+      allowed.catch(() => {
+        if (this.perms.get(datasetId) === mine) this.perms.delete(datasetId);
+      });
     }
-    if (!(await p)) throw new FsError('EACCES', `this token may not edit dataset ${datasetId}`);
+    if (!(await p.allowed)) throw new FsError('EACCES', `this token may not edit dataset ${datasetId}`);
   }
 
   /** The draft's listing the lookups use (the namespace's, or our own short-lived copy). */
@@ -850,6 +880,7 @@ export class DraftWriter {
 
   private async truncateEntry(e: Entry, size: number): Promise<void> {
     e.gen++;
+    this.sizeChanges++;
     await truncatePath(this.staging.path(e.staged!), size);
     if (size === 0) e.hasher = { hash: createHash('md5'), pos: 0 };
     else if (!e.hasher || e.hasher.pos !== size) e.hasher = undefined;

@@ -1,0 +1,25 @@
+// Where a mount keeps the files other dvfs commands find it by: the runtime
+// file (pid, mount point, server, control socket) and the control socket, in
+// <cache dir>/mounts/, one pair per mount point.
+import { createHash } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+
+export function defaultCacheDir(): string {
+  return path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'dvfs');
+}
+
+function mountKey(mountpoint: string): string {
+  return createHash('sha256').update(path.resolve(mountpoint)).digest('hex').slice(0, 16);
+}
+
+/** The per-mount runtime file: lets `dvfs unmount/refresh/status/sync/publish` find the process. */
+export function runtimeFile(cacheDir: string, mountpoint: string): string {
+  return path.join(cacheDir, 'mounts', `${mountKey(mountpoint)}.json`);
+}
+
+/** The control socket next to it (or in the temp folder when that path is too long for a unix socket). */
+export function socketFile(cacheDir: string, mountpoint: string): string {
+  const p = path.join(cacheDir, 'mounts', `${mountKey(mountpoint)}.sock`);
+  return Buffer.byteLength(p) < 100 ? p : path.join(os.tmpdir(), `dvfs-${process.getuid?.() ?? 0}-${mountKey(mountpoint)}.sock`);
+}

@@ -1,0 +1,80 @@
+// `dvfs status [mountpoint]`: what each mount is doing — pending uploads,
+// failed ones with the server's reason, cache usage, request counters.
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { callMount, listMounts, runtimeOf, type Runtime } from './control-client.js';
+import type { StatusItem, StatusReport } from './control-server.js';
+import { defaultCacheDir } from './runtime.js';
+import { formatSize } from './sizes.js';
+
+const HELP = `Usage: dvfs status [mountpoint] [--json] [--cache-dir DIR]
+
+Shows, for one mount (or every dvfs mount using the cache directory): the
+changes not yet on the server (with their state: writing, waiting for the
+quiet period, queued, uploading, failed with the server's reason), the cache
+usage and the request counters. --json prints the same as JSON.`;
+
+function itemLine(i: StatusItem): string {
+  const size = i.op === 'add' || i.op === 'replace' ? `  ${formatSize(i.size)}` : '';
+  const where = i.mountPath ?? `${i.path} (dataset ${i.datasetId})`;
+  return `  ${i.state.padEnd(9)} ${i.op.padEnd(8)} ${where}${size}${i.error ? `\n            reason: ${i.error}` : ''}`;
+}
+
+export function formatStatus(r: StatusReport): string {
+  const lines = [`${r.mountpoint}  (${r.server}, process ${r.pid}${r.closing ? ', unmounting' : ''})`];
+  const w = r.writes;
+  if (!w) lines.push('  writes: none (read-only mount)');
+  else {
+    const changes = w.pending.filter((i) => i.op !== 'local' && i.op !== 'folder');
+    const local = w.pending.length - changes.length;
+    const failed = changes.filter((i) => i.state === 'failed');
+    lines.push(
+      `  pending: ${changes.length - failed.length} change(s), ${formatSize(w.bytesPending)} to upload; failed: ${failed.length}` +
+        (local ? `; ${local} local-only item(s) (junk files, empty folders)` : '') +
+        `; quiet period ${w.quietSeconds} s`,
+    );
+    for (const i of changes) lines.push(itemLine(i));
+    const c = w.counters;
+    lines.push(
+      `  done: ${c.added} added, ${c.replaced} replaced, ${c.deleted} deleted, ${c.renamed} moved, ${c.metadataUpdated} metadata, ` +
+        `${c.identicalSkipped} identical (not sent), ${formatSize(c.bytesUploaded)} uploaded; ${c.retries} retries, ${c.lockWaits} lock waits, ${c.failures} failures`,
+    );
+  }
+  const k = r.cache;
+  lines.push(`  cache: ${formatSize(k.diskBytes)} of ${formatSize(k.maxBytes)} on disk in ${k.dir} (${k.hits} hits, ${k.misses} misses, ${formatSize(k.bytesDownloaded)} downloaded)`);
+  const q = r.requests;
+  lines.push(`  requests: ${q.apiRequests} API, ${q.rangeRequests} range (${formatSize(q.bytesRead)}), ${q.retries} retries, ${q.redirects} redirects`);
+  return lines.join('\n');
+}
+
+export async function runStatus(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { 'cache-dir': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help || positionals.length > 1) {
+    console.log(HELP);
+    return values.help ? 0 : 2;
+  }
+  const cacheDir = path.resolve(values['cache-dir'] ?? defaultCacheDir());
+  let mounts: Runtime[];
+  if (positionals.length === 1) {
+    const r = await runtimeOf(cacheDir, positionals[0]);
+    if (!r) {
+      console.error(`dvfs status: no running dvfs mount at ${path.resolve(positionals[0])}`);
+      return 1;
+    }
+    mounts = [r];
+  } else {
+    mounts = await listMounts(cacheDir);
+    if (!mounts.length) {
+      console.log(`no dvfs mounts (cache directory ${cacheDir})`);
+      return 0;
+    }
+  }
+  const reports = await Promise.all(mounts.map((m) => callMount<StatusReport>(m, 'GET', '/status')));
+  if (values.json) console.log(JSON.stringify(positionals.length === 1 ? reports[0] : reports, null, 2));
+  else console.log(reports.map(formatStatus).join('\n\n'));
+  return 0;
+}
