@@ -183,7 +183,7 @@ export class HashService {
     if (!this.opts.useWorker || this.workerFailed || this.closed) return undefined;
     if (this.worker) return this.worker;
     try {
-      const w = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 8 } });
+      const w = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 8 } });
       w.unref();
       w.on('message', (m: FromWorker) => this.onMessage(m));
       w.on('error', (e) => this.onWorkerDeath(e));

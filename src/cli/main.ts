@@ -1,12 +1,5 @@
 #!/usr/bin/env node
 // dvfs command line: one subcommand per file in this folder.
-import { runServe } from './serve.js';
-import { runMount } from './mount.js';
-import { runRefresh, runUnmount } from './unmount.js';
-import { runDemo } from './demo.js';
-import { runStatus } from './status.js';
-import { runSync } from './sync.js';
-import { runPublish } from './publish.js';
 
 const USAGE = `dvfs — mount a Dataverse repository as folders
 
@@ -23,15 +16,16 @@ Usage:
 
 Run 'dvfs <command> --help' for the flags of a command.`;
 
-const commands: Record<string, (args: string[]) => Promise<number>> = {
-  serve: runServe,
-  mount: runMount,
-  unmount: runUnmount,
-  refresh: runRefresh,
-  status: runStatus,
-  sync: runSync,
-  publish: runPublish,
-  demo: runDemo,
+// Each command loads only its own modules (a `dvfs status` or `dvfs sync` starts in a fraction of the time).
+const commands: Record<string, () => Promise<(args: string[]) => Promise<number>>> = {
+  serve: async () => (await import('./serve.js')).runServe,
+  mount: async () => (await import('./mount.js')).runMount,
+  unmount: async () => (await import('./unmount.js')).runUnmount,
+  refresh: async () => (await import('./unmount.js')).runRefresh,
+  status: async () => (await import('./status.js')).runStatus,
+  sync: async () => (await import('./sync.js')).runSync,
+  publish: async () => (await import('./publish.js')).runPublish,
+  demo: async () => (await import('./demo.js')).runDemo,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -40,12 +34,12 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return cmd ? 0 : 2;
   }
-  const run = commands[cmd];
-  if (!run) {
+  const load = commands[cmd];
+  if (!load) {
     console.error(`dvfs: unknown command '${cmd}'\n\n${USAGE}`);
     return 2;
   }
-  return run(rest);
+  return (await load())(rest);
 }
 
 // Exit explicitly: the FUSE binding's thread or a pending timer must not keep

@@ -129,7 +129,8 @@ export function makeOperations(deps: OperationsDeps) {
       cb(0);
     },
     flush(path: string, fd: number, cb: Cb) {
-      // Nothing to do: the upload starts after the last close and a quiet period (or at fsync).
+      // Draft files: written bytes reach the staging area (the upload starts after the last close and a quiet period).
+      if (writes) return writes.flush(path, fd, cb);
       cb(0);
     },
     fsync(path: string, datasync: number, fd: number, cb: Cb) {

@@ -56,7 +56,7 @@ function metaPatch(name: string, value: string | undefined): FileMeta {
 export function makeWriteOps(deps: WriteOpsDeps) {
   const { ns, writer, handles, log } = deps;
   const run = (op: string, p: string, cb: Cb, fn: () => Promise<unknown[] | void>) =>
-    answer(log, op, p, cb, fn, ['ENOENT', 'EROFS', 'EEXIST', 'ENOTEMPTY', 'ENOTSUP']);
+    answer(log, op, p, cb, fn, ['ENOENT', 'EROFS', 'EEXIST', 'ENOTEMPTY', 'ENOTSUP', 'EXDEV']);
 
   /** The draft folder a new name `p` would go in, and the name's path relative to the draft. */
   async function newPath(p: string): Promise<{ ref: DraftRef; rel: string }> {
@@ -123,6 +123,13 @@ export function makeWriteOps(deps: WriteOpsDeps) {
       const h = draftHandle(fd)!;
       handles.delete(fd);
       run('release', p, cb, () => writer.release(h.writerHandle));
+    },
+
+    /** Each close(2): answered writes reach the staged file, and a failure among them is the close's error. */
+    flush(p: string, fd: number, cb: Cb) {
+      const h = draftHandle(fd);
+      if (!h) return cb(0);
+      run('flush', p, cb, () => writer.flush(h.writerHandle));
     },
 
     fsync(p: string, datasync: number, fd: number, cb: Cb) {

@@ -78,7 +78,22 @@ export class Namespace {
 
   /** The server's file list of a dataset's draft (of its latest version before the first edit), cached for the TTL. */
   draftFiles(datasetId: number): Promise<FileMetadataInfo[]> {
-    return this.meta.get(`draftfiles:${datasetId}`, () => this.writes.draftFiles(datasetId));
+    return this.cached(`draftfiles:${datasetId}`, () => this.writes.draftFiles(datasetId));
+  }
+
+  /**
+   * A cached API answer. A change that lands while it loads forgets the key,
+   * which aborts the load (lru-cache rejects with Error('deleted')): load
+   * again, the newer answer is the one wanted anyway.
+   */
+  private async cached<T>(key: string, load: () => Promise<T>, immutable = false): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.meta.get(key, load, immutable);
+      } catch (e) {
+        if (!(e instanceof Error && e.message === 'deleted') || attempt >= 5) throw e;
+      }
+    }
   }
 
   /** The server's state of a dataset's draft changed (an upload, rename or delete landed). */
@@ -167,7 +182,7 @@ export class Namespace {
       mtime: dateOf(c.creationDate),
       xattrs: { type: 'collection', id: String(c.id), alias: c.alias, name: c.name, ...(c.description ? { description: c.description } : {}) },
       children: () =>
-        this.meta.get(`contents:${c.id}`, async () => {
+        this.cached(`contents:${c.id}`, async () => {
           const entries = await this.client.contents(c.id);
           const map = new Map<string, Node>();
           const subs = await Promise.all(
@@ -193,7 +208,7 @@ export class Namespace {
       mtime: dateOf(ds.publicationDate),
       xattrs: { type: 'dataset', id: String(ds.id), pid },
       children: () =>
-        this.meta.get(`dataset:${ds.id}`, async () => {
+        this.cached(`dataset:${ds.id}`, async () => {
           const [versions, perms] = await Promise.all([
             this.client.versions(ds.id),
             this.opts.guest ? Promise.resolve({ canEditDataset: false }) : this.client.userPermissions(ds.id).catch(() => ({ canEditDataset: false })),
@@ -259,7 +274,7 @@ export class Namespace {
 
   private versionDir(ds: DatasetInfo, v: VersionInfo, spec: string, immutable: boolean): DirNode {
     const mtime = dateOf(v.releaseTime ?? v.lastUpdateTime);
-    const tree = () => this.meta.get(`files:${ds.id}:${spec}`, () => this.buildVersion(ds, v, spec, mtime, immutable), immutable);
+    const tree = () => this.cached(`files:${ds.id}:${spec}`, () => this.buildVersion(ds, v, spec, mtime, immutable), immutable);
     const xattrs: Record<string, string> = {
       type: 'version',
       dataset_id: String(ds.id),

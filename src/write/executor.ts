@@ -26,7 +26,10 @@ import {
 } from './model.js';
 import { joinPath, splitPath } from './names.js';
 import { currentFm, desiredTarget, duplicatePattern, OCTET_STREAM, partNameFor, predictType, ZIP } from './plan.js';
-import { hashFile, type Staging } from './staging.js';
+import type { Staging } from './staging.js';
+import { hashFileOffThread } from './running-hash.js';
+import type { HashService } from '../cache/hash-service.js';
+import type { Checksum } from '../dataverse/types.js';
 import { dirTimeKey, fileTimeKey, type WriteState } from './state.js';
 
 export interface Counters {
@@ -81,6 +84,10 @@ export interface ExecutorDeps {
   tabular: TabularView;
   log: (line: string) => void;
   onChange: (datasetId: number) => void;
+  /** Resolves when the writes already answered for an entry's staged file are on disk (write-behind). */
+  drain: (e: Entry) => Promise<void>;
+  /** Checksums of staged files are computed here (a worker thread). */
+  hashes: HashService;
   counters: Counters;
   options: ExecutorOptions;
 }
@@ -230,6 +237,10 @@ export class Executor {
     }
     const base = e.base;
     if (e.staged !== undefined) {
+      await this.d.drain(e);
+      if (e.writeError) {
+        throw new PermanentError(`the local copy is incomplete (a write into the staging area failed: ${e.writeError}); write the file again`);
+      }
       const md5 = await this.md5(e);
       if (md5 === undefined) return; // changed while hashing: next round
       if (!base || !(await this.sameContent(e, base, md5))) return this.upload(e, md5);
@@ -248,11 +259,18 @@ export class Executor {
     if (e.md5?.gen === e.gen) return e.md5.value;
     const gen = e.gen;
     if (e.hasher && e.hasher.pos === e.size) {
-      // Written front to back: the running hash is the file's (no second read of a big file).
-      e.md5 = { gen, value: e.hasher.hash.copy().digest('hex') };
-      return e.md5.value;
+      // Written front to back: the running hash is the file's (no second read of a big file). Its digest
+      // ends it; a later write hashes the file again.
+      const hasher = e.hasher;
+      e.hasher = undefined;
+      const value = await hasher.digest().catch(() => undefined);
+      if (e.gen !== gen || e.gone) return undefined;
+      if (value !== undefined) {
+        e.md5 = { gen, value };
+        return value;
+      }
     }
-    const value = await hashFile(this.d.staging.path(e.staged!), 'MD5');
+    const value = await this.hashFile(this.d.staging.path(e.staged!), 'MD5');
     if (e.gen !== gen || e.gone) return undefined;
     e.md5 = { gen, value };
     return value;
@@ -263,8 +281,12 @@ export class Executor {
     if (!sum) return false;
     if (sum.type === 'MD5') return sum.value === md5;
     const gen = e.gen;
-    const value = await hashFile(this.d.staging.path(e.staged!), sum.type);
+    const value = await this.hashFile(this.d.staging.path(e.staged!), sum.type);
     return e.gen === gen && value === sum.value;
+  }
+
+  private hashFile(file: string, type: Checksum['type']): Promise<string> {
+    return hashFileOffThread(this.d.hashes, file, type);
   }
 
   private async setInflight(e: Entry, inflight: Inflight | undefined): Promise<void> {
@@ -366,7 +388,7 @@ export class Executor {
     const sum = checksumOf(fm);
     let ok = true;
     if (sum?.type === 'MD5') ok = sum.value === md5;
-    else if (sum && e.gen === gen) ok = (await hashFile(this.d.staging.path(staged), sum.type)) === sum.value;
+    else if (sum && e.gen === gen) ok = (await this.hashFile(this.d.staging.path(staged), sum.type)) === sum.value;
     if (!ok) {
       this.d.counters.checksumMismatches++;
       e.verifyFailures = (e.verifyFailures ?? 0) + 1;
@@ -377,6 +399,7 @@ export class Executor {
       }
       // The base now has the server's checksum: the next round hashes the staged file again and replaces if they differ.
       e.md5 = undefined;
+      e.hasher?.abort();
       e.hasher = undefined;
     } else if (sum) {
       e.verifyFailures = undefined;
@@ -583,12 +606,18 @@ export class Executor {
     const sameBytes = (fm: FileMetadataInfo) => checksumOf(fm)?.value === f.md5;
     const exact = listing.find((fm) => serverPathOf(fm.label, fm.directoryLabel) === path && sameBytes(fm));
     if (exact) return exact;
+    // The server renames an upload ("x.txt" → "x-1.txt", "file-000.dat" → "file-001.dat") only when the name
+    // is taken: without another file at the name, a file with a look-alike name and the same bytes (two empty
+    // files, two copies) is somebody else's, never this upload.
+    if (!listing.some((fm) => serverPathOf(fm.label, fm.directoryLabel) === path)) return undefined;
+    const ours = new Set(this.d.state.recentOfDataset(e.datasetId).landed.map((fm) => fm.dataFile.id));
     const dup = duplicatePattern(f.label!);
     return listing.find(
       (fm) =>
         folderOf(fm) === folderOf({ directoryLabel: f.directoryLabel }) &&
         dup.test(fm.label) &&
         sameBytes(fm) &&
+        !ours.has(fm.dataFile.id) &&
         !this.d.state.byBase(e.datasetId, fm.dataFile.id),
     );
   }

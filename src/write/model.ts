@@ -105,7 +105,9 @@ export interface Entry extends EntryRecord {
   /** The latest full file-metadata the server gave for `base` (in memory only). */
   fm?: FileMetadataInfo;
   /** MD5 of the content written so far, while writes are strictly sequential. */
-  hasher?: { hash: import('node:crypto').Hash; pos: number };
+  hasher?: import('./running-hash.js').RunningHash;
+  /** A write into the staged file failed (disk full…): its content is incomplete and must not be uploaded. */
+  writeError?: string;
 }
 
 export function toRecord(e: Entry): EntryRecord {

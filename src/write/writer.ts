@@ -6,11 +6,13 @@
 // (EINVAL for names the server would refuse or alter, ENOENT, EEXIST,
 // ENOTEMPTY, ENOTDIR, EACCES, EIO) or DataverseError from the server.
 import { createHash, randomBytes } from 'node:crypto';
+import { write as fsWrite } from 'node:fs';
 import { open, truncate as truncatePath, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { DataverseClient } from '../dataverse/client.js';
 import type { FileMetadataInfo } from '../dataverse/types.js';
 import { DataverseWrites } from '../dataverse/writes.js';
+import { HashService } from '../cache/hash-service.js';
 import { FsError, notFound } from '../tree/errors.js';
 import { Executor, newCounters, type Counters } from './executor.js';
 import { Journal } from './journal.js';
@@ -34,7 +36,8 @@ import {
   rebase,
   type NameProblem,
 } from './names.js';
-import { hashFile, Staging } from './staging.js';
+import { Staging } from './staging.js';
+import { HashWorker, hashFileOffThread, type RunningHash } from './running-hash.js';
 import { dirTimeKey, fileTimeKey, WriteState } from './state.js';
 import { buildOverlay, describeEntry, type PendingItem, type WriterStatus } from './overlay.js';
 import { mergeDraft, type DraftOverlay, type DraftView, type ViewFile } from './view.js';
@@ -106,7 +109,23 @@ interface Handle {
   fh?: FileHandle;
   /** Read-only handle on server bytes. */
   server?: BaseFile;
+  /** Writes already answered whose bytes are still on their way into the staged file (write-behind). */
+  inflight: number;
+  pendingBytes: number;
+  /** Waiting for `inflight` to reach 0. */
+  idle: (() => void)[];
+  /** A write-behind that failed: the next write, flush or fsync of this handle reports it. */
+  error?: Error;
 }
+
+/**
+ * Bytes of answered writes a handle may have on their way to the disk. A
+ * write is answered once its bytes are copied, so the kernel sends the next
+ * one while the last is written (the FUSE round trip and the disk write
+ * overlap); like the page cache, the bytes are durable at fsync, and a
+ * failure shows at the next write, flush (close) or fsync.
+ */
+const MAX_WRITE_BEHIND = 16 << 20;
 
 interface Found {
   entry?: Entry;
@@ -131,6 +150,8 @@ export class DraftWriter {
   private readonly listings = new Map<number, { at: number; files: Promise<FileMetadataInfo[]> }>();
   private readonly indexes = new WeakMap<FileMetadataInfo[], Map<string, FileMetadataInfo>>();
   private readonly perms = new Map<number, { at: number; allowed: Promise<boolean> }>();
+  private readonly hashes: HashService;
+  private readonly hw: HashWorker;
   private shutdown?: Promise<void>;
   /** Content changes that are not journaled at once (write, ftruncate: size and mtime): part of `version`. */
   private sizeChanges = 0;
@@ -154,6 +175,8 @@ export class DraftWriter {
     this.log = options.log ?? (() => {});
     this.writes = new DataverseWrites(options.client);
     this.staging = new Staging(path.join(options.stateDir, 'staged'));
+    this.hashes = new HashService({ useWorker: true, maxQueued: 8 << 20, log: this.log });
+    this.hw = new HashWorker(this.log);
   }
 
   // --- mount and unmount ---
@@ -195,6 +218,8 @@ export class DraftWriter {
       tabular: this.o.tabular,
       log: this.log,
       onChange: (id) => this.changed(id),
+      drain: (e) => this.drainEntry(e),
+      hashes: this.hashes,
       counters: this.counters,
       options: this.o,
     });
@@ -224,10 +249,15 @@ export class DraftWriter {
   private async stop(wait: boolean): Promise<void> {
     this.closed = true;
     this.executor?.stop();
-    for (const h of this.handles.values()) await h.fh?.close().catch(() => {});
+    for (const h of this.handles.values()) {
+      await this.drain(h).catch(() => {});
+      await h.fh?.close().catch(() => {});
+    }
     this.handles.clear();
     if (wait) await this.executor?.idle();
     await this.state?.journal.close();
+    await this.hashes.close();
+    await this.hw.close();
   }
 
   // --- files ---
@@ -244,7 +274,7 @@ export class DraftWriter {
     const id = newId();
     const { name: staged, fh } = await this.staging.createOpen(id);
     const e = this.newEntry({ id, datasetId, kind: 'file', path: p, staged, junk, mtime: Date.now() });
-    e.hasher = { hash: createHash('md5'), pos: 0 };
+    e.hasher = this.hw.start();
     e.writers = 1;
     state.add(e);
     try {
@@ -286,6 +316,9 @@ export class DraftWriter {
   async read(handle: number, length: number, position: number): Promise<Buffer> {
     const h = this.handle(handle);
     if (h.fh) {
+      // Bytes written through any handle of this file are read back, even those still on their way to the disk.
+      if (h.entry) await this.drainEntry(h.entry);
+      else if (h.inflight > 0) await this.drain(h).catch(() => {});
       const buf = Buffer.allocUnsafe(length);
       const { bytesRead } = await h.fh.read(buf, 0, length, position);
       return buf.subarray(0, bytesRead);
@@ -296,30 +329,63 @@ export class DraftWriter {
     return this.o.client.readRange({ fileId: b.fileId, query: b.query ?? '', start: position, end });
   }
 
-  /** write(2) at `position`; returns the bytes written. */
+  /**
+   * write(2) at `position`; returns the bytes written. The bytes are copied
+   * and the call returns while they go to the staged file (see
+   * MAX_WRITE_BEHIND); a failure shows at the next write, flush or fsync.
+   */
   async write(handle: number, data: Buffer, position: number): Promise<number> {
     const h = this.handle(handle);
     if (!h.write || !h.fh) throw new FsError('EINVAL', 'the file is not open for writing');
+    this.throwFailedWrite(h);
+    const fd = h.fh.fd;
+    // The one copy of the bytes: it goes to the staged file, then (transferred) to the hash worker.
+    const bytes = this.hw.take(data.length);
+    data.copy(bytes);
+    const n = bytes.length;
     const e = h.entry;
+    let hasher: RunningHash | undefined;
+    let seq = 0;
     if (e) {
       // Sequential writes keep a running MD5, so a copied file needs no second read before upload.
       if (e.hasher && e.hasher.pos === position) {
-        e.hasher.hash.update(data);
-        e.hasher.pos += data.length;
+        hasher = e.hasher;
+        seq = hasher.reserve(n);
       } else {
-        e.hasher = undefined;
+        dropHasher(e);
       }
       e.gen++;
-    }
-    const { bytesWritten } = await h.fh.write(data, 0, data.length, position);
-    if (e && h.entry === e) {
-      if (bytesWritten !== data.length) e.hasher = undefined;
       this.sizeChanges++;
-      e.size = Math.max(e.size, position + bytesWritten);
+      e.size = Math.max(e.size, position + n);
       e.activity = Date.now();
       e.mtime = e.activity;
     }
-    return bytesWritten;
+    h.inflight++;
+    h.pendingBytes += n;
+    fsWrite(fd, bytes, 0, n, position, (err, written) => {
+      const error = err ?? (written !== n ? new FsError('EIO', `short write into the staging area (${written} of ${n} bytes)`) : undefined);
+      if (error) {
+        h.error ??= error;
+        if (h.entry) {
+          h.entry.writeError ??= error.message;
+          if (h.entry.hasher === hasher) dropHasher(h.entry);
+        }
+        this.hw.give(bytes);
+        this.log(`write into the staged copy of ${h.path} (dataset ${h.datasetId}) failed: ${error.message}`);
+      } else if (hasher) hasher.feed(seq, bytes);
+      else this.hw.give(bytes);
+      h.inflight--;
+      h.pendingBytes -= n;
+      if (h.inflight === 0) for (const wake of h.idle.splice(0)) wake();
+    });
+    if (h.pendingBytes > MAX_WRITE_BEHIND) await this.drain(h);
+    return n;
+  }
+
+  /** flush (each close(2) of a descriptor): the handle's answered writes reach the staged file; a failure is reported here. */
+  async flush(handle: number): Promise<void> {
+    const h = this.handles.get(handle);
+    if (h) await this.drain(h);
   }
 
   /** ftruncate(2). */
@@ -327,7 +393,10 @@ export class DraftWriter {
     const h = this.handle(handle);
     if (!h.write) throw new FsError('EINVAL', 'the file is not open for writing');
     if (h.entry) await this.truncateEntry(h.entry, size);
-    else await h.fh!.truncate(size);
+    else {
+      await this.drain(h);
+      await h.fh!.truncate(size);
+    }
   }
 
   /** truncate(2) by path. */
@@ -352,6 +421,7 @@ export class DraftWriter {
    */
   async fsync(handle: number): Promise<void> {
     const h = this.handle(handle);
+    await this.drain(h);
     await h.fh?.datasync();
     const e = h.entry;
     if (e && !e.gone && !e.junk) {
@@ -365,6 +435,8 @@ export class DraftWriter {
   /** close(2) of the last reference (FUSE release): the quiet period starts. */
   async release(handle: number): Promise<void> {
     const h = this.handle(handle);
+    // A failure was reported to close(2) by flush already; here it only must not stop the release.
+    await this.drain(h).catch(() => {});
     this.handles.delete(handle);
     await h.fh?.close();
     const e = h.entry;
@@ -732,10 +804,32 @@ export class DraftWriter {
     return h;
   }
 
-  private addHandle(h: Handle): number {
+  private addHandle(h: Omit<Handle, 'inflight' | 'pendingBytes' | 'idle'>): number {
     const id = this.nextHandle++;
-    this.handles.set(id, h);
+    this.handles.set(id, { ...h, inflight: 0, pendingBytes: 0, idle: [] });
     return id;
+  }
+
+  /** Wait for a handle's answered writes; throws (once) the failure of one of them. */
+  private async drain(h: Handle): Promise<void> {
+    while (h.inflight > 0) await new Promise<void>((resolve) => h.idle.push(resolve));
+    this.throwFailedWrite(h);
+  }
+
+  /** Wait for the answered writes of every handle writing into an entry's staged file (failures are the writers' to report). */
+  private async drainEntry(e: Entry): Promise<void> {
+    for (;;) {
+      const busy = [...this.handles.values()].find((h) => h.entry === e && h.inflight > 0);
+      if (!busy) return;
+      await new Promise<void>((resolve) => busy.idle.push(resolve));
+    }
+  }
+
+  private throwFailedWrite(h: Handle): void {
+    const err = h.error;
+    if (!err) return;
+    h.error = undefined;
+    throw new FsError('EIO', `a write into the staging area failed: ${err.message}`);
   }
 
   private newEntry(init: Partial<Entry> & { datasetId: number; kind: EntryKind; path: string }): Entry {
@@ -850,7 +944,8 @@ export class DraftWriter {
       e = this.newEntry({ id, datasetId, kind: 'file', path: p, base, fm: found.fm, staged, size });
       state.add(e);
     }
-    e.hasher = size === 0 ? { hash: createHash('md5'), pos: 0 } : undefined;
+    dropHasher(e);
+    if (size === 0) e.hasher = this.hw.start();
     if (size > 0 && base.checksum?.type === 'MD5') e.md5 = { gen: e.gen, value: base.checksum.value };
     e.activity = Date.now();
     await state.commit([e]);
@@ -873,17 +968,22 @@ export class DraftWriter {
     if (base.checksum?.type === 'MD5' && hash.digest('hex') !== base.checksum.value) {
       throw new FsError('EIO', `the copy of file ${base.fileId} does not match the server's checksum`);
     }
-    if (base.checksum && base.checksum.type !== 'MD5' && (await hashFile(dest, base.checksum.type)) !== base.checksum.value) {
+    if (base.checksum && base.checksum.type !== 'MD5' && (await hashFileOffThread(this.hashes, dest, base.checksum.type)) !== base.checksum.value) {
       throw new FsError('EIO', `the copy of file ${base.fileId} does not match the server's checksum`);
     }
   }
 
   private async truncateEntry(e: Entry, size: number): Promise<void> {
+    // Writes answered before the truncate land before it.
+    await this.drainEntry(e);
     e.gen++;
     this.sizeChanges++;
     await truncatePath(this.staging.path(e.staged!), size);
-    if (size === 0) e.hasher = { hash: createHash('md5'), pos: 0 };
-    else if (!e.hasher || e.hasher.pos !== size) e.hasher = undefined;
+    if (size === 0) {
+      dropHasher(e);
+      e.hasher = this.hw.start();
+      e.writeError = undefined; // rewritten from the start: whatever failed before is gone
+    } else if (!e.hasher || e.hasher.pos !== size) dropHasher(e);
     e.size = size;
     e.activity = Date.now();
     e.mtime = e.activity;
@@ -909,12 +1009,14 @@ export class DraftWriter {
     if (t.staged !== undefined) unstage.push(t.staged);
     const gen = t.gen + 1;
     const md5 = s.md5 && s.md5.gen === s.gen ? { gen, value: s.md5.value } : undefined;
+    if (t.hasher !== s.hasher) dropHasher(t);
     state.update(t, (x) => {
       x.staged = s.staged;
       x.size = s.size;
       x.gen = gen;
       x.md5 = md5;
       x.hasher = s.hasher;
+      x.writeError = s.writeError;
       x.mtime = s.mtime;
       x.meta = { ...t.meta, ...s.meta };
       x.junk = toJunk && !x.base ? true : undefined;
@@ -956,6 +1058,12 @@ function checkMeta(patch: FileMeta): void {
       throw einval('categories must be a list of non-empty names');
     }
   }
+}
+
+/** Forget an entry's running hash (its content stopped being written front to back). */
+function dropHasher(e: Entry): void {
+  e.hasher?.abort();
+  e.hasher = undefined;
 }
 
 function newId(): string {
