@@ -3,12 +3,12 @@
 // draft's file list, locks). Each call is ONE attempt: add and replace are
 // not idempotent, so retries, lock waits and "did it happen?" checks belong
 // to the caller (src/write/), which knows what to look for.
-import { openAsBlob } from 'node:fs';
 import { FormData } from 'undici';
 import type { DataverseClient } from './client.js';
 import { errorFrom } from './client.js';
 import { DataverseError } from './errors.js';
 import { isRetryableError, retryAfterMs } from './transport.js';
+import { multipartUpload, StagedFileChanged, type MultipartUpload } from './upload-body.js';
 import type { FileMetadataInfo, LockInfo } from './types.js';
 
 /** jsonData of add/replace (OptionalFileParams) and of POST /api/files/{id}/metadata. */
@@ -122,42 +122,34 @@ export class DataverseWrites {
     if (res.status !== 200 && res.status !== 202) throw failure(res, label);
   }
 
-  private post(path: string, form: FormData): Promise<Answer> {
+  private post(path: string, form: FormData | MultipartUpload): Promise<Answer> {
     return this.request('POST', path, form);
   }
 
-  private async request(method: string, path: string, form?: FormData): Promise<Answer> {
+  private async request(method: string, path: string, form?: FormData | MultipartUpload): Promise<Answer> {
     const url = this.client.transport.url(`api/v1/${path}`);
     this.client.stats.apiRequests++;
     try {
-      const res = await this.client.transport.send(method, url, { headers: { accept: 'application/json' }, body: form });
+      const upload = form instanceof FormData ? undefined : form;
+      const res = await this.client.transport.send(method, url, {
+        headers: { accept: 'application/json', ...upload?.headers },
+        body: form instanceof FormData ? form : upload?.body,
+      });
       return { status: res.status, text: await res.body.text(), retryAfterMs: retryAfterMs(res.headers['retry-after']) };
     } catch (e) {
-      if (e instanceof DataverseError) throw e;
+      if (e instanceof DataverseError || e instanceof StagedFileChanged) throw e;
       // Reset, refused, timeout, or the staged file changed while it was read.
       const code = (e as { code?: string }).code ?? (e as { cause?: { code?: string } }).cause?.code;
       const message = `${(e as Error).message}${code ? ` (${code})` : ''}`;
-      if (e instanceof Error && e.name === 'NotReadableError') throw new StagedFileChanged(message);
       throw new DataverseError('network', message, undefined, `${method} ${url.pathname}`);
     }
   }
 }
 
-/** The staged file changed while it was being sent (the request was cut short: nothing was stored). */
-export class StagedFileChanged extends Error {
-  constructor(message: string) {
-    super(`the file changed while it was uploaded: ${message}`);
-    this.name = 'StagedFileChanged';
-  }
-}
+export { StagedFileChanged };
 
-async function uploadForm(body: UploadBody): Promise<FormData> {
-  const form = new FormData();
-  // openAsBlob streams from disk, and refuses to read a file modified after this point.
-  const blob = await openAsBlob(body.file, { type: body.contentType });
-  form.append('file', blob, body.partName);
-  form.append('jsonData', JSON.stringify(body.jsonData));
-  return form;
+function uploadForm(body: UploadBody): Promise<MultipartUpload> {
+  return multipartUpload(body.file, body.partName, body.contentType, JSON.stringify(body.jsonData));
 }
 
 function parseJson(text: string, status: number, label: string): unknown {
