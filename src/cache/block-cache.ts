@@ -75,6 +75,10 @@ export class BlockCache {
   private readonly budget: MemoryBudget;
   private readonly hashes: HashService;
   private readonly files = new Map<string, FileState>();
+  /** Files whose bytes failed their checksum, with their count of checksum changes. */
+  private readonly mismatched = new Map<string, number>();
+  /** Files that failed their checksum once and passed since: how often their state changed. */
+  private readonly changes = new Map<string, number>();
   private readonly blockSize: number;
   private readonly deps: ReaderDeps;
   private closed = false;
@@ -123,6 +127,18 @@ export class BlockCache {
         tolerance: Math.max(MiB, this.blockSize),
       },
       purge: (f) => this.purge(f.source.cacheKey),
+      mismatched: {
+        has: (key) => this.mismatched.has(key),
+        mark: (key) => {
+          if (!this.mismatched.has(key)) this.mismatched.set(key, this.checksumChanges(key) + 1);
+        },
+        clear: (key) => {
+          const n = this.mismatched.get(key);
+          if (n === undefined) return;
+          this.mismatched.delete(key);
+          this.changes.set(key, n + 1);
+        },
+      },
       closed: (f) => {
         if (f.readers === 0 && this.files.get(f.source.cacheKey) === f) this.files.delete(f.source.cacheKey);
       },
@@ -154,6 +170,17 @@ export class BlockCache {
       evictions: this.disk.evictions,
       writesSkipped: c.writesSkipped,
     };
+  }
+
+  /**
+   * How often a file's checksum state changed in this mount (a mismatch, a
+   * fresh copy that matched). The adapter adds it to the file's mtime in
+   * milliseconds: libfuse's auto_cache then drops the kernel's cached pages
+   * of it at the next open, so bytes the kernel kept from before a mismatch
+   * (or a bad copy after a fix) are never served from there.
+   */
+  checksumChanges(cacheKey: string): number {
+    return this.mismatched.get(cacheKey) ?? this.changes.get(cacheKey) ?? 0;
   }
 
   /** Forget every cached block of a file variant (memory and disk). */

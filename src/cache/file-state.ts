@@ -6,8 +6,10 @@ export class FileState {
   readonly blockCount: number;
   /** Open readers of this file (the store stops an old-server stream when none is left). */
   readers = 0;
-  /** A reader is hashing a whole sequential pass; others need not. */
-  verifying = false;
+  /** A reader is hashing a whole sequential pass (others need not); settles when the pass ends either way. */
+  verifying?: Promise<void>;
+  /** The whole-file check of a file that failed its checksum (one at a time). */
+  recheck?: Promise<void>;
   /** Prefetched blocks its readers hold: holders per block (the memory budget is charged once per block). */
   readonly held = new Map<number, number>();
   /** Called by purge: readers drop what they prefetched. */

@@ -17,9 +17,17 @@ export interface ReaderDeps {
   window: Omit<WindowOptions, 'blockSize' | 'blockCount'>;
   /** Purge the file's cached blocks (checksum mismatch). */
   purge(f: FileState): Promise<void>;
+  /** Files whose bytes did not match their checksum (by cache key): every read fails until a whole fresh copy matches. */
+  mismatched: MismatchMarks;
   /** A reader of `f` closed. */
   closed(f: FileState): void;
   log(line: string): void;
+}
+
+export interface MismatchMarks {
+  has(cacheKey: string): boolean;
+  mark(cacheKey: string): void;
+  clear(cacheKey: string): void;
 }
 
 interface Ahead {
@@ -32,6 +40,8 @@ export class CachedFileReader implements FileReader {
   /** Prefetched blocks this reader holds (charged to the memory budget). */
   private readonly ahead = new Map<number, Ahead>();
   private pass?: VerifyPass;
+  /** Settles the FileState's `verifying` promise of this reader's pass. */
+  private passEnded?: () => void;
   private firstRead = true;
   /** Last block handed to the memory layer (saves re-inserting it for each 128 KiB read). */
   private remembered = -1;
@@ -57,9 +67,12 @@ export class CachedFileReader implements FileReader {
     const first = Math.floor(offset / B);
     const last = Math.floor((end - 1) / B);
 
+    // A file that failed its checksum: check a fresh copy of all of it before serving a byte.
+    if (d.mismatched.has(f.source.cacheKey)) await this.recheck();
     if (this.firstRead) {
       this.firstRead = false;
-      if (offset === 0) this.startPass();
+      // A one-block file is checked whole wherever the first read falls (its block holds every byte).
+      if (offset === 0 || f.blockCount === 1) this.startPass();
     }
 
     // Blocks behind this read are done with (the memory layer has the last
@@ -110,7 +123,14 @@ export class CachedFileReader implements FileReader {
       }
     }
 
-    if (this.pass) await this.feedPass(offset, end, first, blocks);
+    // One-block file: the pass completes before any byte is handed out, so a bad copy never reaches the page cache.
+    if (this.pass && f.blockCount === 1) await this.feedPass(0, size, 0, blocks);
+    else if (this.pass) await this.feedPass(offset, end, first, blocks);
+    else if (f.blockCount === 1 && f.verifying) {
+      // Another reader (a folder read-ahead) is checking this block: its verdict first.
+      await f.verifying;
+      if (d.mismatched.has(f.source.cacheKey)) return this.read(offset, length);
+    }
     return out;
   }
 
@@ -218,7 +238,7 @@ export class CachedFileReader implements FileReader {
     } catch {
       return; // an algorithm we cannot compute: nothing to check against
     }
-    f.verifying = true;
+    f.verifying = new Promise((resolve) => (this.passEnded = resolve));
     this.pass = new VerifyPass(f, job);
   }
 
@@ -226,7 +246,13 @@ export class CachedFileReader implements FileReader {
     if (!this.pass) return;
     this.pass.abandon();
     this.pass = undefined;
-    this.f.verifying = false;
+    this.passDone();
+  }
+
+  private passDone(): void {
+    this.f.verifying = undefined;
+    this.passEnded?.();
+    this.passEnded = undefined;
   }
 
   private async feedPass(offset: number, end: number, first: number, blocks: Buffer[]): Promise<void> {
@@ -244,17 +270,61 @@ export class CachedFileReader implements FileReader {
     try {
       actual = await pass.job.digest();
     } catch (e) {
+      this.passDone();
       d.log(`cache: could not check the ${sum.type} of file ${f.source.fileId}: ${(e as Error).message}`);
       return;
-    } finally {
-      f.verifying = false;
     }
-    if (actual.toLowerCase() === sum.value.toLowerCase()) {
-      void d.store.disk.markVerified(f.hash);
-      return;
-    }
+    const match = actual.toLowerCase() === sum.value.toLowerCase();
+    // The verdict is recorded before readers waiting for it go on.
+    if (!match) d.mismatched.mark(f.source.cacheKey);
+    this.passDone();
+    if (match) return void d.store.disk.markVerified(f.hash);
+    await this.mismatch(actual);
+  }
+
+  /** The bytes of the file did not hash to its checksum: forget them, and fail this and later reads. */
+  private async mismatch(actual: string): Promise<never> {
+    const { f, d } = this;
+    const sum = f.source.checksum!;
     d.log(`cache: file ${f.source.fileId}: ${sum.type} mismatch (expected ${sum.value}, read ${actual}); cached blocks purged`);
+    d.mismatched.mark(f.source.cacheKey);
     await d.purge(f);
     throw new ChecksumMismatchError(f.source.fileId, sum.type, sum.value, actual);
+  }
+
+  /**
+   * After a mismatch the kernel may hold some of the bad bytes and ask only
+   * for the rest, so no read pass of a reader can be trusted to cover the
+   * file: download all of it again and hash it (one check at a time per
+   * file). A match clears the mark.
+   */
+  private recheck(): Promise<void> {
+    const { f } = this;
+    f.recheck ??= this.hashWhole().finally(() => (f.recheck = undefined));
+    return f.recheck;
+  }
+
+  private async hashWhole(): Promise<void> {
+    const { f, d } = this;
+    const sum = f.source.checksum;
+    if (!sum) return void d.mismatched.clear(f.source.cacheKey);
+    const job = d.hashes.start(sum.type);
+    try {
+      const step = d.window.partBlocks;
+      for (let from = 0; from < f.blockCount; from += step) {
+        for (const block of await Promise.all(d.store.load(f, from, Math.min(f.blockCount, from + step)))) {
+          const room = job.update(block);
+          if (room) await room;
+        }
+      }
+    } catch (e) {
+      job.abort();
+      throw e;
+    }
+    const actual = await job.digest();
+    if (actual.toLowerCase() !== sum.value.toLowerCase()) return this.mismatch(actual);
+    d.mismatched.clear(f.source.cacheKey);
+    d.log(`cache: file ${f.source.fileId}: a fresh copy matches its ${sum.type}; reads work again`);
+    void d.store.disk.markVerified(f.hash);
   }
 }

@@ -15,6 +15,8 @@ import { makeWriteOps } from './write-ops.js';
 
 export interface ReaderFactory {
   open(source: FileSource): FileReader;
+  /** Added to a file's mtime in ms, so the kernel drops its cached pages after a checksum mismatch (BlockCache). */
+  checksumChanges(cacheKey: string): number;
 }
 
 export interface OperationsDeps {
@@ -50,6 +52,8 @@ export function makeOperations(deps: OperationsDeps) {
     const writable = node.draft?.editable === true;
     if (node.kind === 'dir') return { ...base, mode: writable ? 0o040755 : 0o040555, size: 4096, nlink: 2, blocks: 8 };
     if (node.kind === 'link') return { ...base, mode: 0o120777, size: Buffer.byteLength(node.target), nlink: 1 };
+    const shift = node.source ? cache.checksumChanges(node.source.cacheKey) : 0;
+    if (shift) base.mtime = base.atime = base.ctime = new Date(node.mtime.getTime() + shift);
     return { ...base, mode: writable ? 0o100644 : 0o100444, size: node.size, nlink: 1, blocks: Math.ceil(node.size / 512) };
   }
 

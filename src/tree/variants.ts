@@ -4,6 +4,9 @@ import type { DataverseClient } from '../dataverse/client.js';
 import type { FileMetadataInfo } from '../dataverse/types.js';
 import type { MetadataCache } from '../cache/metadata-cache.js';
 import type { FileNode } from './nodes.js';
+import type { FileSource } from '../cache/types.js';
+
+type FileChecksum = FileSource['checksum'];
 
 export interface VariantContext {
   client: DataverseClient;
@@ -40,7 +43,8 @@ export async function variantNode(
   const df = fm.dataFile;
   const id = df.id;
   // A variant is never writable: it does not carry the file's draft reference.
-  const ranged = (query: string, size: number, checksum = base.source?.checksum): FileNode => ({
+  // `checksum` is explicit: the header-line and .tab variants have none (the file's checksum is the original's).
+  const ranged = (query: string, size: number, checksum: FileChecksum | undefined): FileNode => ({
     ...base,
     draft: undefined,
     size,
