@@ -169,18 +169,39 @@ async function curlRate(u, headers = []) {
   return median(xs);
 }
 
+/** CPU seconds (user + system) a process has used so far. */
+async function cpuSeconds(pid) {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks (CLK_TCK is 100 on Linux)
+}
+
+/** CPU seconds of curl itself and of the server while curl downloads `u` once. */
+async function curlCpu(u, headers = []) {
+  const server0 = await cpuSeconds(serve.p.pid);
+  const quoted = [...headers, u].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+  const { stderr } = await execFile('bash', ['-c', `TIMEFORMAT='%U %S'; time curl -sS -f -o /dev/null ${quoted}`]);
+  const [user, sys] = stderr.trim().split(/\s+/).slice(-2).map(Number);
+  return { client: user + sys, server: (await cpuSeconds(serve.p.pid)) - server0 };
+}
+
 async function coldMountRate(extraArgs = []) {
   const xs = [];
+  const cpu = [];
+  const serverCpu = [];
   let rss = 0;
   for (let i = 0; i < REPS; i++) {
     const m = await mount({ args: extraArgs });
     await dropCaches();
+    const c0 = await cpuSeconds(m.pid);
+    const s0 = await cpuSeconds(serve.p.pid);
     const s = await timed(`cat '${path.join(m.mnt, bigRel)}' > /dev/null`);
+    cpu.push((await cpuSeconds(m.pid)) - c0);
+    serverCpu.push((await cpuSeconds(serve.p.pid)) - s0);
     xs.push(mbps(BIG, s));
     rss = Math.max(rss, await m.peakRssMiB());
     await m.close();
   }
-  return { rate: median(xs), rss };
+  return { rate: median(xs), rss, cpu: median(cpu), serverCpu: median(serverCpu) };
 }
 
 const bigUrl = `${url}/api/v1/access/datafile/${bigFile.id}`;
@@ -201,6 +222,13 @@ const curlLoop = await curlRate(bigUrl, H);
 const cold = await coldMountRate();
 const target = Math.min(curlLoop, ceiling);
 row('cold sequential read 1 GiB, loopback (MB/s)', cold.rate, 'mount', curlLoop, 'curl', cold.rate / curlLoop, `FUSE ceiling ${ceiling.toFixed(0)} MB/s; vs min(curl, ceiling): ${(cold.rate / target).toFixed(2)}`);
+{
+  // Where the time goes on a small machine: the CPU each way needs (the mount process, or curl; the server apart).
+  const c = await curlCpu(bigUrl, H);
+  const perGiB = GiB / BIG;
+  row('CPU for that read, per GiB (s)', cold.cpu * perGiB, 'mount process', c.client * perGiB, 'curl', cold.cpu / c.client,
+    `server ${(cold.serverCpu * perGiB).toFixed(2)} s vs ${(c.server * perGiB).toFixed(2)} s; ${os.cpus().length} CPUs; the mount checks the MD5 and writes the block cache`);
+}
 
 // 3. warm re-read: page cache in the same mount, and block cache after a remount
 {
