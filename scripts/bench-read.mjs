@@ -2,79 +2,22 @@
 // file, the FUSE binding's own ceiling, and rclone mount / httpdirfs on nginx.
 // Everything is measured in this one run and printed as one table of ratios.
 // Run through scripts/bench (which builds and prints the machine).
-import { execFile as execFileCb, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { createWriteStream } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { cleanup, execFile, mbps, median, mounts, REPS, sleep, start, stop, table, timed, workDir } from './bench-lib.mjs';
 
-const execFile = promisify(execFileCb);
 const CLI = process.env.DVFS_CLI;
 if (!CLI) throw new Error('run through scripts/bench');
 const GiB = 1024 ** 3;
 const BIG = Number(process.env.BENCH_READ_SIZE ?? GiB);
-const REPS = Number(process.env.BENCH_REPS ?? 3);
 const SLOW = { latencyMs: 40, bandwidth: 50 * 1024 * 1024 };
 
-const work = await mkdtemp(path.join(os.tmpdir(), 'dvfs-bench-read-'));
+const work = await workDir('dvfs-bench-read-');
 await chmod(work, 0o755); // nginx's worker (an unprivileged user) reads from here
-const children = new Set();
-const mounts = new Set();
-
-async function cleanup() {
-  for (const m of mounts) await execFile('fusermount', ['-uz', m]).catch(() => {});
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  await rm(work, { recursive: true, force: true }).catch(() => {});
-}
-process.on('SIGINT', () => cleanup().then(() => process.exit(130)));
-process.on('SIGTERM', () => cleanup().then(() => process.exit(143)));
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
-const mbps = (bytes, s) => bytes / s / 1e6;
-
-function start(cmd, args, readyRe, env = process.env) {
-  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-  children.add(p);
-  let out = '';
-  p.stdout.on('data', (d) => (out += d));
-  p.stderr.on('data', (d) => (out += d));
-  const ready = new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${cmd} did not start:\n${out}`)), 300_000);
-    const check = () => {
-      const m = readyRe.exec(out);
-      if (m) {
-        clearTimeout(t);
-        resolve(m);
-      }
-    };
-    p.stdout.on('data', check);
-    p.stderr.on('data', check);
-    p.once('exit', (code) => reject(new Error(`${cmd} exited ${code}:\n${out}`)));
-  });
-  ready.catch(() => {}); // stopping a process on purpose must not be an unhandled rejection
-  return { p, ready, output: () => out };
-}
-
-async function stop(child) {
-  if (child.p.exitCode !== null) return;
-  const exited = new Promise((r) => child.p.once('exit', r));
-  child.p.kill('SIGTERM');
-  const t = setTimeout(() => child.p.kill('SIGKILL'), 20_000);
-  await exited;
-  clearTimeout(t);
-  children.delete(child.p);
-}
-
-/** Seconds a shell command takes. */
-async function timed(cmd, opts = {}) {
-  const t0 = performance.now();
-  await execFile('bash', ['-c', cmd], { maxBuffer: 1 << 26, ...opts });
-  return (performance.now() - t0) / 1000;
-}
 
 // --- the server and its data ---
 const dataDir = path.join(work, 'serve');
@@ -154,11 +97,7 @@ async function mount(opts = {}) {
 }
 
 const dropCaches = () => execFile('bash', ['-c', 'sync; echo 3 > /proc/sys/vm/drop_caches']).catch(() => {});
-const rows = [];
-const row = (what, a, aUnit, b, bUnit, ratio, note = '') => {
-  rows.push({ what, a, aUnit, b, bUnit, ratio, note });
-  console.error(`bench read: ${what}: ${a} ${aUnit} vs ${b} ${bUnit} (${ratio}) ${note}`); // progress, kept if a later step fails
-};
+const { row, print } = table('read');
 
 async function curlRate(u, headers = []) {
   const xs = [];
@@ -349,13 +288,6 @@ events {} http { access_log off; sendfile on; server { listen 127.0.0.1:${port};
 }
 
 // --- the table ---
-const fmt = (x) => (Number.isFinite(x) ? (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2)) : '–');
-console.log('## read: the mount against curl, wget, a local file and other FUSE mounts');
-console.log();
-console.log(`Sizes: ${BIG / GiB} GiB file, 2,000 small files (demo seed); medians of ${REPS} runs where repeated.`);
-console.log();
-console.log('| measurement | dvfs | | baseline | | ratio | note |');
-console.log('| --- | ---: | --- | ---: | --- | ---: | --- |');
-for (const r of rows) console.log(`| ${r.what} | ${fmt(r.a)} | ${r.aUnit} | ${fmt(r.b)} | ${r.bUnit} | ${fmt(r.ratio)} | ${r.note} |`);
+print('the mount against curl, wget, a local file and other FUSE mounts', `Sizes: ${BIG / GiB} GiB file, 2,000 small files (demo seed); medians of ${REPS} runs where repeated.`);
 await stop(serve);
 await cleanup();

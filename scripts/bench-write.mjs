@@ -3,77 +3,21 @@
 // writing into the mount's staging area (before any upload) against writing
 // the same file into the cache directory directly. Everything is measured in
 // this one run and printed as one table of ratios. Run through scripts/bench.
-import { execFile as execFileCb, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { cleanup, execFile, mbps, median, mounts, REPS, start, stop, table, timed, workDir } from './bench-lib.mjs';
 
-const execFile = promisify(execFileCb);
 const CLI = process.env.DVFS_CLI;
 if (!CLI) throw new Error('run through scripts/bench');
 const MiB = 1024 * 1024;
 const SMALL_COUNT = Number(process.env.BENCH_WRITE_FILES ?? 200);
 const SMALL = MiB;
 const BIG = Number(process.env.BENCH_WRITE_SIZE ?? 1024 * MiB);
-const REPS = Number(process.env.BENCH_REPS ?? 3);
 
 // The cache directory and the source files on the same disk, next to each other.
-const work = await mkdtemp(path.join(os.tmpdir(), 'dvfs-bench-write-'));
-const children = new Set();
-const mounts = new Set();
-
-async function cleanup() {
-  for (const m of mounts) await execFile('fusermount', ['-uz', m]).catch(() => {});
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  await rm(work, { recursive: true, force: true }).catch(() => {});
-}
-process.on('SIGINT', () => cleanup().then(() => process.exit(130)));
-process.on('SIGTERM', () => cleanup().then(() => process.exit(143)));
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
-const mbps = (bytes, s) => bytes / s / 1e6;
-
-function start(cmd, args, readyRe, env = process.env) {
-  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-  children.add(p);
-  let out = '';
-  p.stdout.on('data', (d) => (out += d));
-  p.stderr.on('data', (d) => (out += d));
-  const ready = new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${cmd} did not start:\n${out}`)), 120_000);
-    const check = () => {
-      const m = readyRe.exec(out);
-      if (m) {
-        clearTimeout(t);
-        resolve(m);
-      }
-    };
-    p.stdout.on('data', check);
-    p.stderr.on('data', check);
-    p.once('exit', (code) => reject(new Error(`${cmd} exited ${code}:\n${out}`)));
-  });
-  return { p, ready, output: () => out };
-}
-
-async function stop(child, signal = 'SIGTERM') {
-  if (child.p.exitCode !== null) return;
-  const exited = new Promise((r) => child.p.once('exit', r));
-  child.p.kill(signal);
-  const t = setTimeout(() => child.p.kill('SIGKILL'), 600_000);
-  await exited;
-  clearTimeout(t);
-  children.delete(child.p);
-}
-
-/** Seconds a shell command takes. */
-async function timed(cmd) {
-  const t0 = performance.now();
-  await execFile('bash', ['-c', cmd], { maxBuffer: 1 << 26 });
-  return (performance.now() - t0) / 1000;
-}
+const work = await workDir('dvfs-bench-write-');
 
 async function randomFile(file, size) {
   const out = createWriteStream(file);
@@ -134,14 +78,13 @@ async function mount(args = []) {
     draft: (ds) => path.join(mnt, 'wbench', ds.folder, 'draft'),
     sync: `node '${CLI}' sync '${mnt}' --cache-dir '${cacheDir}' 2>/dev/null`,
     async close(signal) {
-      await stop(m, signal);
+      await stop(m, signal, 600_000); // unmount waits for pending uploads
       mounts.delete(mnt);
     },
   };
 }
 
-const rows = [];
-const row = (what, a, aUnit, b, bUnit, ratio, note = '') => rows.push({ what, a, aUnit, b, bUnit, ratio, note });
+const { rows, row, print } = table('write');
 const H = `-H 'X-Dataverse-key: ${token}'`;
 const curlAdd = (file, ds) => `curl -sS -f -o /dev/null ${H} -F "file=@${file}" -F 'jsonData={"tabIngest":"false"}' '${url}/api/v1/datasets/${ds.id}/add'`;
 
@@ -214,7 +157,7 @@ const staging = await newDataset('staging');
 // 3. Reference: the FUSE binding's write ceiling (a handler that drops the bytes).
 {
   const mnt = await mkdtemp(path.join(work, 'ceil-'));
-  const ceil = start(process.execPath, [path.join(path.dirname(new URL(import.meta.url).pathname), 'fuse-write-ceiling.mjs'), mnt], /ready/);
+  const ceil = start(process.execPath, [path.join(path.dirname(new URL(import.meta.url).pathname), 'fuse-ceiling.mjs'), mnt, '0', 'write'], /ready/);
   await ceil.ready;
   mounts.add(mnt);
   const xs = [];
@@ -226,13 +169,9 @@ const staging = await newDataset('staging');
 }
 
 // --- the table ---
-const fmt = (x) => (Number.isFinite(x) ? (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2)) : '–');
-console.log('## write: copying into a draft against curl, and the staging area against the cache directory');
-console.log();
-console.log(`Sizes: ${SMALL_COUNT} files of 1 MiB and one ${BIG / 1024 / MiB} GiB file; medians of ${REPS} runs. "Until on the server" ends when \`dvfs sync\` returns.`);
-console.log();
-console.log('| measurement | dvfs | | baseline | | ratio | note |');
-console.log('| --- | ---: | --- | ---: | --- | ---: | --- |');
-for (const r of rows) console.log(`| ${r.what} | ${fmt(r.a)} | ${r.aUnit} | ${fmt(r.b)} | ${r.bUnit} | ${fmt(r.ratio)} | ${r.note} |`);
+print(
+  'copying into a draft against curl, and the staging area against the cache directory',
+  `Sizes: ${SMALL_COUNT} files of 1 MiB and one ${BIG / 1024 / MiB} GiB file; medians of ${REPS} runs. "Until on the server" ends when \`dvfs sync\` returns.`,
+);
 await stop(serve);
 await cleanup();

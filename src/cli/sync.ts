@@ -17,17 +17,22 @@ good (exit 1, with the server's reason; they stay in the write journal).`;
 export async function syncWithProgress(runtime: Runtime): Promise<SyncReport> {
   const progress = progressLine();
   let finished = false;
+  let pause: NodeJS.Timeout | undefined;
+  let wake: (() => void) | undefined;
   const poll = (async () => {
     while (!finished) {
       const r = await callMount<StatusReport>(runtime, 'GET', '/status').catch(() => undefined);
       if (r && !finished) progress.update(r);
-      await new Promise((res) => setTimeout(res, 300));
+      if (!finished) await new Promise<void>((res) => ((wake = res), (pause = setTimeout(res, 300))));
     }
   })();
   try {
     return await callMount<SyncReport>(runtime, 'POST', '/sync');
   } finally {
+    // Done: end the poll's pause now rather than up to 300 ms later.
     finished = true;
+    clearTimeout(pause);
+    wake?.();
     await poll;
     progress.done();
   }
