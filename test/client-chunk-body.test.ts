@@ -13,10 +13,16 @@ const payload = randomBytes(3 * 1024 * 1024 + 7);
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
 let server: http.Server;
 let origin: string;
+let connections = 0;
 const agent = new Agent({ connections: 4 });
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
+    if (req.url === '/small') {
+      res.writeHead(404, { 'content-length': '1000' });
+      res.end(Buffer.alloc(1000, 0x41));
+      return;
+    }
     if (req.url === '/cut') {
       // Announce the whole payload, send a part, then reset the connection.
       res.writeHead(200, { 'content-length': String(payload.length) });
@@ -26,6 +32,7 @@ beforeAll(async () => {
     res.writeHead(200, { 'content-length': String(payload.length) });
     res.end(payload);
   });
+  server.on('connection', () => connections++);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -88,6 +95,26 @@ describe('ChunkBody', () => {
     });
     expect(err).toBeInstanceOf(Error);
     expect(got).toBeLessThan(payload.length);
+  });
+
+  it('dump reads a short body to the end and keeps the connection; a long one is cut off', async () => {
+    const local = new Agent({ connections: 1 });
+    try {
+      const before = connections;
+      for (let i = 0; i < 3; i++) {
+        const res = await dispatchGet(local, { origin, path: '/small', method: 'GET', headers: {} });
+        expect(res.statusCode).toBe(404);
+        await res.body.dump();
+      }
+      expect(connections - before).toBe(1);
+      const big = await dispatchGet(local, { origin, path: '/', method: 'GET', headers: {} });
+      await big.body.dump(); // resolves after at most 128 KiB, without reading 3 MiB
+      const after = await dispatchGet(local, { origin, path: '/small', method: 'GET', headers: {} });
+      expect(after.statusCode).toBe(404);
+      await after.body.dump();
+    } finally {
+      await local.close();
+    }
   });
 
   it('destroy stops delivery: no data or end event after it', async () => {

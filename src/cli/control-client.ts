@@ -13,7 +13,8 @@ export interface Runtime {
   socket?: string;
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists. */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -1,5 +1,6 @@
 // What a mount process answers on its control channel: status (pending
 // uploads, failures, cache, counters), sync, publish and unmount.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { BlockCache } from '../cache/block-cache.js';
 import type { DataverseClient } from '../dataverse/client.js';
 import { DataverseWrites } from '../dataverse/writes.js';
@@ -26,7 +27,6 @@ export interface ControlDeps {
 
 const LOCK_WAIT_MS = 10 * 60_000;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function makeControlHandlers(d: ControlDeps): ControlHandlers {
   const writes = new DataverseWrites(d.client);

@@ -2,7 +2,8 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { forceUnmount, isMounted } from '../fs/mount.js';
-import { callMount, runtimeOf, type Runtime } from './control-client.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { alive, callMount, runtimeOf, type Runtime } from './control-client.js';
 import type { StatusReport } from './control-server.js';
 import { progressLine } from './progress.js';
 import { defaultCacheDir } from './runtime.js';
@@ -20,16 +21,6 @@ function parse(args: string[], usage: string) {
   return { mnt: path.resolve(positionals[0]), cacheDir: path.resolve(values['cache-dir'] ?? defaultCacheDir()), force: values.force! };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Wait for the mount's process to exit, showing its upload progress; false if it neither exits nor answers for 60 s. */
 async function waitForExit(rt: Runtime): Promise<boolean> {

@@ -11,6 +11,9 @@
 import type { Dispatcher } from 'undici';
 
 type DataListener = (chunk: Buffer) => void;
+
+/** dump() reads at most this much of a body to keep its connection (undici's own dump reads 128 KiB). */
+const DUMP_LIMIT = 128 * 1024;
 type EndListener = () => void;
 type ErrorListener = (err: Error) => void;
 
@@ -121,9 +124,20 @@ export class ChunkBody {
     this.finished = true;
   }
 
-  /** Throw the rest away (the connection is closed rather than read: bodies here are small or unwanted). */
+  /** Throw the rest away: a short rest is read, so the connection is kept for the next request; a long one closes it. */
   async dump(): Promise<void> {
-    this.destroy();
+    if (this.destroyed || this.finished) return;
+    let n = 0;
+    await new Promise<void>((resolve) => {
+      this.on('data', (c) => {
+        n += c.length;
+        if (n <= DUMP_LIMIT) return;
+        this.destroy();
+        resolve();
+      });
+      this.once('end', resolve);
+      this.once('error', () => resolve());
+    });
   }
 
   async text(): Promise<string> {
@@ -194,7 +208,10 @@ export class ChunkBody {
   }
 
   private emitData(chunk: Buffer): void {
-    for (const fn of [...this.dataListeners]) fn(chunk);
+    const listeners = this.dataListeners;
+    // Once per 64 KiB chunk: no copy of the list in the usual case of one listener.
+    if (listeners.length === 1) listeners[0](chunk);
+    else for (const fn of listeners.slice()) fn(chunk);
   }
 
   private maybeFinish(): void {
