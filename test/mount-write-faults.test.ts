@@ -49,7 +49,7 @@ async function expectExactly(d: { id: number }, files: SourceFile[], prefix: str
 }
 
 async function sync(m: MountProcess): Promise<void> {
-  const r = await dvfs(['sync', m.mountpoint, '--cache-dir', m.cacheDir]);
+  const r = await dvfs(['sync', m.mountpoint]);
   expect(r.code, `${r.stderr}\n${m.output().slice(-3000)}`).toBe(0);
 }
 

@@ -33,7 +33,7 @@ const draftOf = (m: MountProcess, d: { pid: string }) => path.join(m.mountpoint,
 const datasetDir = (m: MountProcess, d: { pid: string }) => path.join(m.mountpoint, 'wlab', folderFor(d.pid));
 
 async function sync(m: MountProcess = mnt): Promise<void> {
-  const r = await dvfs(['sync', m.mountpoint, '--cache-dir', m.cacheDir]);
+  const r = await dvfs(['sync', m.mountpoint]);
   expect(r.code, `dvfs sync: ${r.stderr}`).toBe(0);
 }
 
@@ -349,13 +349,13 @@ describe('dvfs status, sync, publish and unmount', () => {
       let failed: { path: string; error?: string }[] = [];
       for (let i = 0; i < 100 && failed.length === 0; i++) {
         await new Promise((r) => setTimeout(r, 100));
-        const s = await dvfs(['status', mnt.mountpoint, '--cache-dir', mnt.cacheDir, '--json']);
+        const s = await dvfs(['status', mnt.mountpoint, '--json']);
         failed = JSON.parse(s.stdout).writes.failed;
       }
       expect(failed).toHaveLength(1);
       expect(failed[0].path).toBe('first.txt');
       expect(failed[0].error).toMatch(/403/);
-      const text = await dvfs(['status', mnt.mountpoint, '--cache-dir', mnt.cacheDir]);
+      const text = await dvfs(['status', mnt.mountpoint]);
       expect(text.stdout).toMatch(/failed\s+add\s+.*first\.txt/);
       expect(text.stdout).toMatch(/reason: .*403/);
     } finally {
@@ -367,7 +367,7 @@ describe('dvfs status, sync, publish and unmount', () => {
 
   it('dvfs publish makes 1.0, then 2.0 (files changed) or 1.1 (metadata only); version folders are read-only', async () => {
     const dsDir = datasetDir(mnt, ds.pub);
-    let r = await dvfs(['publish', dsDir, '--cache-dir', mnt.cacheDir]);
+    let r = await dvfs(['publish', dsDir]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/as version 1\.0/);
     expect(await readdir(dsDir)).toContain('1.0');
@@ -376,16 +376,16 @@ describe('dvfs status, sync, publish and unmount', () => {
 
     // Metadata only: a minor version.
     expect((await sh('setfattr', ['-n', 'user.dataverse.description', '-v', 'the first file', path.join(dsDir, 'draft', 'first.txt')])).code).toBe(0);
-    r = await dvfs(['publish', path.join(dsDir, 'draft'), '--minor', '--cache-dir', mnt.cacheDir]);
+    r = await dvfs(['publish', path.join(dsDir, 'draft'), '--minor']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/as version 1\.1/);
 
     // A new file: the server refuses a minor version; a major one is 2.0.
     await writeFile(path.join(dsDir, 'draft', 'second.txt'), 'second\n');
-    r = await dvfs(['publish', dsDir, '--minor', '--cache-dir', mnt.cacheDir]);
+    r = await dvfs(['publish', dsDir, '--minor']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/Cannot release as minor version/);
-    r = await dvfs(['publish', dsDir, '--major', '--cache-dir', mnt.cacheDir]);
+    r = await dvfs(['publish', dsDir, '--major']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/as version 2\.0/);
     expect((await readdir(dsDir)).sort()).toEqual(['1.0', '1.1', '2.0', 'draft', 'latest']);
@@ -407,7 +407,7 @@ describe('dvfs status, sync, publish and unmount', () => {
       let m = await startMount(srv.url, { token: edToken, mountpoint, cacheDir, args: ['--quiet-period', '600'] });
       extra.push(m);
       await writeFile(path.join(draftOf(m, ds.pub), 'at-unmount.txt'), 'sent at unmount\n');
-      let r = await dvfs(['unmount', mountpoint, '--cache-dir', cacheDir]);
+      let r = await dvfs(['unmount', mountpoint]);
       expect(r.code, r.stderr).toBe(0);
       expect((await fileAt(ds.pub, 'at-unmount.txt'))?.md5).toBe(md5('sent at unmount\n'));
 
@@ -415,7 +415,7 @@ describe('dvfs status, sync, publish and unmount', () => {
       extra.push(m);
       await writeFile(path.join(draftOf(m, ds.pub), 'after-force.txt'), 'kept in the journal\n');
       const mark = await control.mark();
-      r = await dvfs(['unmount', mountpoint, '--force', '--cache-dir', cacheDir]);
+      r = await dvfs(['unmount', mountpoint, '--force']);
       expect(r.code, r.stderr).toBe(0);
       expect(await writeRequests(control, mark)).toEqual([]);
       expect(await fileAt(ds.pub, 'after-force.txt')).toBeUndefined();

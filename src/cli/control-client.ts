@@ -3,7 +3,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
-import { runtimeFile } from './runtime.js';
+import { registryDir, runtimeFile } from './runtime.js';
 
 /** What a mount process writes next to its socket (never the token). */
 export interface Runtime {
@@ -33,23 +33,23 @@ async function readRuntimeFile(file: string): Promise<Runtime | undefined> {
 }
 
 /** The live mount process of a mount point, if any. */
-export function runtimeOf(cacheDir: string, mnt: string): Promise<Runtime | undefined> {
-  return readRuntimeFile(runtimeFile(cacheDir, mnt));
+export function runtimeOf(mnt: string): Promise<Runtime | undefined> {
+  return readRuntimeFile(runtimeFile(mnt));
 }
 
-/** Every live mount that uses this cache directory. */
-export async function listMounts(cacheDir: string): Promise<Runtime[]> {
-  const dir = path.join(cacheDir, 'mounts');
+/** Every live mount of this user. */
+export async function listMounts(): Promise<Runtime[]> {
+  const dir = registryDir();
   const names = await readdir(dir).catch(() => [] as string[]);
   const found = await Promise.all(names.filter((n) => n.endsWith('.json')).map((n) => readRuntimeFile(path.join(dir, n))));
   return found.filter((r): r is Runtime => r !== undefined);
 }
 
 /** The mount a path is in (the path itself or an ancestor is a mount point), and the path inside it ("/lab/…"). */
-export async function mountOf(cacheDir: string, p: string): Promise<{ runtime: Runtime; inside: string } | undefined> {
+export async function mountOf(p: string): Promise<{ runtime: Runtime; inside: string } | undefined> {
   const abs = path.resolve(p);
   for (let dir = abs; ; dir = path.dirname(dir)) {
-    const runtime = await runtimeOf(cacheDir, dir);
+    const runtime = await runtimeOf(dir);
     if (runtime) return { runtime, inside: '/' + path.relative(dir, abs).split(path.sep).filter(Boolean).join('/') };
     if (dir === path.dirname(dir)) return undefined;
   }

@@ -191,8 +191,8 @@ export async function mountAndWait(settings: MountSettings, onReady?: () => void
       const r = w.recovered;
       if (r.entries) log(`write journal (${w.stateDir}): finishing ${r.entries} change(s) left by the last mount`);
     }
-    const runtime = runtimeFile(settings.cacheDir, settings.mountpoint);
-    const socket = socketFile(settings.cacheDir, settings.mountpoint);
+    const runtime = runtimeFile(settings.mountpoint);
+    const socket = socketFile(settings.mountpoint);
     let control: { close(): Promise<void> } | undefined;
     try {
       const ops = makeOperations({

@@ -5,9 +5,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { callMount, mountOf } from './control-client.js';
 import type { PublishReport } from './control-server.js';
-import { defaultCacheDir } from './runtime.js';
 
-const HELP = `Usage: dvfs publish <path of a dataset in the mount> [--major|--minor] [--cache-dir DIR]
+const HELP = `Usage: dvfs publish <path of a dataset in the mount> [--major|--minor]
 
 Publishes the dataset's draft: first uploads the changes still pending for
 it, then asks the server to publish (--major, the default: 1.0, 2.0, …;
@@ -22,7 +21,6 @@ export async function runPublish(args: string[]): Promise<number> {
     options: {
       major: { type: 'boolean', default: false },
       minor: { type: 'boolean', default: false },
-      'cache-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -30,9 +28,8 @@ export async function runPublish(args: string[]): Promise<number> {
     console.log(HELP);
     return values.help ? 0 : 2;
   }
-  const cacheDir = path.resolve(values['cache-dir'] ?? defaultCacheDir());
   const target = path.resolve(positionals[0]);
-  const found = await mountOf(cacheDir, target);
+  const found = await mountOf(target);
   if (!found) {
     console.error(`dvfs publish: ${target} is not inside a running dvfs mount`);
     return 1;

@@ -1,6 +1,7 @@
 // Where a mount keeps the files other dvfs commands find it by: the runtime
-// file (pid, mount point, server, control socket) and the control socket, in
-// <cache dir>/mounts/, one pair per mount point.
+// file (pid, mount point, server, control socket) and the control socket, one
+// pair per mount point, in one per-user registry that does not depend on the
+// mount's --cache-dir (so `dvfs unmount <mnt>` finds every mount).
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,13 +14,19 @@ function mountKey(mountpoint: string): string {
   return createHash('sha256').update(path.resolve(mountpoint)).digest('hex').slice(0, 16);
 }
 
+/** $XDG_RUNTIME_DIR/dvfs where the session has one (cleared at logout, like the mounts), else ~/.cache/dvfs/mounts. */
+export function registryDir(): string {
+  const run = process.env.XDG_RUNTIME_DIR;
+  return run ? path.join(run, 'dvfs') : path.join(defaultCacheDir(), 'mounts');
+}
+
 /** The per-mount runtime file: lets `dvfs unmount/refresh/status/sync/publish` find the process. */
-export function runtimeFile(cacheDir: string, mountpoint: string): string {
-  return path.join(cacheDir, 'mounts', `${mountKey(mountpoint)}.json`);
+export function runtimeFile(mountpoint: string): string {
+  return path.join(registryDir(), `${mountKey(mountpoint)}.json`);
 }
 
 /** The control socket next to it (or in the temp folder when that path is too long for a unix socket). */
-export function socketFile(cacheDir: string, mountpoint: string): string {
-  const p = path.join(cacheDir, 'mounts', `${mountKey(mountpoint)}.sock`);
+export function socketFile(mountpoint: string): string {
+  const p = path.join(registryDir(), `${mountKey(mountpoint)}.sock`);
   return Buffer.byteLength(p) < 100 ? p : path.join(os.tmpdir(), `dvfs-${process.getuid?.() ?? 0}-${mountKey(mountpoint)}.sock`);
 }

@@ -4,12 +4,11 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { callMount, listMounts, runtimeOf, type Runtime } from './control-client.js';
 import type { StatusItem, StatusReport } from './control-server.js';
-import { defaultCacheDir } from './runtime.js';
 import { formatSize } from './sizes.js';
 
-const HELP = `Usage: dvfs status [mountpoint] [--json] [--cache-dir DIR]
+const HELP = `Usage: dvfs status [mountpoint] [--json]
 
-Shows, for one mount (or every dvfs mount using the cache directory): the
+Shows, for one mount (or every dvfs mount of this user): the
 changes not yet on the server (with their state: writing, waiting for the
 quiet period, queued, uploading, failed with the server's reason), the cache
 usage and the request counters. --json prints the same as JSON.`;
@@ -51,25 +50,24 @@ export async function runStatus(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { 'cache-dir': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
+    options: { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help || positionals.length > 1) {
     console.log(HELP);
     return values.help ? 0 : 2;
   }
-  const cacheDir = path.resolve(values['cache-dir'] ?? defaultCacheDir());
   let mounts: Runtime[];
   if (positionals.length === 1) {
-    const r = await runtimeOf(cacheDir, positionals[0]);
+    const r = await runtimeOf(positionals[0]);
     if (!r) {
       console.error(`dvfs status: no running dvfs mount at ${path.resolve(positionals[0])}`);
       return 1;
     }
     mounts = [r];
   } else {
-    mounts = await listMounts(cacheDir);
+    mounts = await listMounts();
     if (!mounts.length) {
-      console.log(`no dvfs mounts (cache directory ${cacheDir})`);
+      console.log('no dvfs mounts');
       return 0;
     }
   }

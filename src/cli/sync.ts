@@ -5,9 +5,8 @@ import { parseArgs } from 'node:util';
 import { callMount, runtimeOf, type Runtime } from './control-client.js';
 import type { StatusReport, SyncReport } from './control-server.js';
 import { progressLine } from './progress.js';
-import { defaultCacheDir } from './runtime.js';
 
-const HELP = `Usage: dvfs sync <mountpoint> [--cache-dir DIR]
+const HELP = `Usage: dvfs sync <mountpoint>
 
 Uploads every change of the mount now, without waiting for the quiet period,
 and returns when the server has them all (exit 0) or when some failed for
@@ -42,15 +41,14 @@ export async function runSync(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { 'cache-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { help: { type: 'boolean', short: 'h' } },
   });
   if (values.help || positionals.length !== 1) {
     console.log(HELP);
     return values.help ? 0 : 2;
   }
-  const cacheDir = path.resolve(values['cache-dir'] ?? defaultCacheDir());
   const mnt = path.resolve(positionals[0]);
-  const runtime = await runtimeOf(cacheDir, mnt);
+  const runtime = await runtimeOf(mnt);
   if (!runtime) {
     console.error(`dvfs sync: no running dvfs mount at ${mnt}`);
     return 1;

@@ -1,24 +1,23 @@
 // `dvfs unmount <mountpoint>` and `dvfs refresh <mountpoint>`: talk to the mount's process.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { forceUnmount, isMounted } from '../fs/mount.js';
+import { forceUnmount, isMounted, isStale } from '../fs/mount.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { alive, callMount, runtimeOf, type Runtime } from './control-client.js';
 import type { StatusReport } from './control-server.js';
 import { progressLine } from './progress.js';
-import { defaultCacheDir } from './runtime.js';
 
 function parse(args: string[], usage: string) {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { 'cache-dir': { type: 'string' }, force: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
+    options: { force: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help || positionals.length !== 1) {
     console.log(usage);
     return undefined;
   }
-  return { mnt: path.resolve(positionals[0]), cacheDir: path.resolve(values['cache-dir'] ?? defaultCacheDir()), force: values.force! };
+  return { mnt: path.resolve(positionals[0]), force: values.force! };
 }
 
 
@@ -44,7 +43,7 @@ async function waitForExit(rt: Runtime): Promise<boolean> {
 export async function runUnmount(args: string[]): Promise<number> {
   const p = parse(
     args,
-    `Usage: dvfs unmount <mountpoint> [--force] [--cache-dir DIR]
+    `Usage: dvfs unmount <mountpoint> [--force]
 
 Asks the dvfs process of the mount to unmount. It first uploads every change
 still pending (progress is shown) and exits when the server has them; with
@@ -52,7 +51,7 @@ still pending (progress is shown) and exits when the server has them; with
 next mount to finish. Also clears a stale mount left by a crash.`,
   );
   if (!p) return 2;
-  const rt = await runtimeOf(p.cacheDir, p.mnt);
+  const rt = await runtimeOf(p.mnt);
   if (rt) {
     try {
       await callMount(rt, 'POST', '/unmount', { force: p.force });
@@ -74,15 +73,20 @@ next mount to finish. Also clears a stale mount left by a crash.`,
     console.error(`dvfs unmount: ${p.mnt} is not mounted`);
     return 1;
   }
+  if (!(await isStale(p.mnt))) {
+    // Something answers there but no dvfs process of ours says it is its mount: leave it alone.
+    console.error(`dvfs unmount: ${p.mnt} is a live FUSE mount of another program (or another user's dvfs); use fusermount -u ${p.mnt}`);
+    return 1;
+  }
   await forceUnmount(p.mnt); // no live process: a stale mount
   console.log(`dvfs: cleared the stale mount at ${p.mnt}`);
   return 0;
 }
 
 export async function runRefresh(args: string[]): Promise<number> {
-  const p = parse(args, 'Usage: dvfs refresh <mountpoint> [--cache-dir DIR]\n\nForgets cached listings of drafts and collections (published versions stay cached) and re-reads --token-file.');
+  const p = parse(args, 'Usage: dvfs refresh <mountpoint>\n\nForgets cached listings of drafts and collections (published versions stay cached) and re-reads --token-file.');
   if (!p) return 2;
-  const rt = await runtimeOf(p.cacheDir, p.mnt);
+  const rt = await runtimeOf(p.mnt);
   if (!rt) {
     console.error(`dvfs refresh: no running dvfs mount at ${p.mnt}`);
     return 1;
