@@ -76,7 +76,7 @@ async function mount(args = []) {
     mnt,
     cacheDir,
     draft: (ds) => path.join(mnt, 'wbench', ds.folder, 'draft'),
-    sync: `node '${CLI}' sync '${mnt}' --cache-dir '${cacheDir}' 2>/dev/null`,
+    sync: `node '${CLI}' sync '${mnt}' 2>/dev/null`,
     async close(signal) {
       await stop(m, signal, 600_000); // unmount waits for pending uploads
       mounts.delete(mnt);
@@ -146,7 +146,7 @@ const staging = await newDataset('staging');
     await rm(direct, { force: true });
   }
   // Nothing of this is wanted on the server: leave it in the journal and drop the cache directory.
-  await execFile(process.execPath, [CLI, 'unmount', m.mnt, '--force', '--cache-dir', m.cacheDir]).catch(() => {});
+  await execFile(process.execPath, [CLI, 'unmount', m.mnt, '--force']).catch(() => {});
   await m.close();
   await rm(m.cacheDir, { recursive: true, force: true });
   const [pm, pl, dm, dl] = [median(plain.mount), median(plain.local), median(durable.mount), median(durable.local)];
