@@ -1,6 +1,8 @@
-// The multipart/form-data body of add and replace: a `file` part streamed
+// The multipart/form-data bodies of add and replace: a `file` part streamed
 // from the staged file in 1 MiB reads, then the `jsonData` part, with a known
-// Content-Length. undici's FormData over a file Blob reads through web streams
+// Content-Length (multipartUpload); or, for a file still being written, a
+// chunked body whose bytes come as they are written and whose `jsonData`
+// comes last, once the final name is known (streamedUpload). undici's FormData over a file Blob reads through web streams
 // in 64 KiB pieces, which made a 1 GiB upload CPU-bound at about half of
 // curl's speed on this machine; this body costs one read per MiB.
 import { randomBytes } from 'node:crypto';
@@ -62,6 +64,24 @@ export async function multipartUpload(file: string, partName: string, contentTyp
     },
     body: Readable.from(parts(), { objectMode: false }),
   };
+}
+
+/**
+ * A chunked body (no Content-Length): the `file` part with the bytes `file`
+ * yields, then the `jsonData` part once `jsonData` resolves. The server
+ * takes the parts in any order (Jersey's FormDataMultiPart; busboy in `dvfs
+ * serve`) and acts only on a complete body: a body cut short (an error from
+ * `file`, or destroy()) stores nothing.
+ */
+export function streamedUpload(partName: string, contentType: string, file: AsyncIterable<Buffer>, jsonData: Promise<string>): MultipartUpload {
+  const boundary = `----dvfs${randomBytes(16).toString('hex')}`;
+  async function* parts(): AsyncGenerator<Buffer> {
+    yield Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${escapeName(partName)}"\r\nContent-Type: ${contentType}\r\n\r\n`);
+    yield* file;
+    const json = await jsonData;
+    yield Buffer.from(`\r\n--${boundary}\r\nContent-Disposition: form-data; name="jsonData"\r\n\r\n${json}\r\n--${boundary}--\r\n`);
+  }
+  return { headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, body: Readable.from(parts(), { objectMode: false }) };
 }
 
 /** A file name in a quoted Content-Disposition parameter, escaped as browsers and undici do (WHATWG). */
