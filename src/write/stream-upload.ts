@@ -13,7 +13,7 @@ import { streamedUpload, type MultipartUpload } from '../dataverse/upload-body.j
 import type { FileMetadataInfo } from '../dataverse/types.js';
 import { OCTET_STREAM } from './plan.js';
 
-/** Only files that reach this size written front to back are streamed (small files never are). */
+/** Default size a file written front to back must reach to be streamed (small files never are). */
 export const STREAM_MIN_BYTES = 64 << 20;
 /** A streamed file not written to for this long (still open) is uploaded the usual way after its close. */
 const IDLE_MS = 30_000;
@@ -32,6 +32,7 @@ export interface StreamedAddOptions {
   log: (line: string) => void;
   /** Where, for log lines. */
   where: string;
+  /** The request starts once this many bytes are written (default STREAM_MIN_BYTES). */
   minBytes?: number;
 }
 

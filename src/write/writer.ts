@@ -38,7 +38,7 @@ import {
 } from './names.js';
 import { Staging } from './staging.js';
 import { HashWorker, hashFileOffThread, type RunningHash } from './running-hash.js';
-import { StreamedAdd } from './stream-upload.js';
+import { STREAM_MIN_BYTES, StreamedAdd } from './stream-upload.js';
 import { partNameFor, predictType, ZIP } from './plan.js';
 import { dirTimeKey, fileTimeKey, WriteState } from './state.js';
 import { buildOverlay, describeEntry, type PendingItem, type WriterStatus } from './overlay.js';
@@ -52,6 +52,11 @@ export interface DraftWriterOptions {
   stateDir: string;
   /** Quiet period after the last close before an upload starts. */
   quietMs?: number;
+  /**
+   * A new file written front to back is uploaded while it is written once it
+   * has this many bytes (see stream-upload.ts); Infinity: never. Default 64 MiB.
+   */
+  streamFromBytes?: number;
   /** Names that stay local (editor and desktop junk); defaults to DEFAULT_JUNK. */
   junk?: RegExp[];
   log?: (line: string) => void;
@@ -161,6 +166,7 @@ export class DraftWriter {
   constructor(options: DraftWriterOptions) {
     this.o = {
       quietMs: 3000,
+      streamFromBytes: STREAM_MIN_BYTES,
       junk: DEFAULT_JUNK,
       tabular: 'original',
       listingTtlMs: 2000,
@@ -1008,7 +1014,7 @@ export class DraftWriter {
   /** A streamed add for a new file (it starts only if the file grows big, written front to back); none for a zip name. */
   private streamFor(e: Entry): StreamedAdd | undefined {
     const label = path.posix.basename(e.path);
-    if (predictType(label) === ZIP) return undefined;
+    if (predictType(label) === ZIP || this.o.streamFromBytes === Infinity) return undefined;
     const where = `${e.path} in dataset ${e.datasetId}`;
     return new StreamedAdd({
       file: this.staging.path(e.staged!),
@@ -1016,6 +1022,7 @@ export class DraftWriter {
       send: (form) => this.writes.addStreamed(e.datasetId, form),
       log: this.log,
       where,
+      minBytes: this.o.streamFromBytes,
     });
   }
 
