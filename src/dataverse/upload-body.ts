@@ -19,7 +19,9 @@ export class StagedFileChanged extends Error {
 
 export interface MultipartUpload {
   headers: Record<string, string>;
-  body: Readable;
+  body: Readable | AsyncIterable<Buffer>;
+  /** Aborting it cuts the request short. */
+  signal?: AbortSignal;
 }
 
 const READ_SIZE = 1 << 20;
@@ -71,9 +73,16 @@ export async function multipartUpload(file: string, partName: string, contentTyp
  * yields, then the `jsonData` part once `jsonData` resolves. The server
  * takes the parts in any order (Jersey's FormDataMultiPart; busboy in `dvfs
  * serve`) and acts only on a complete body: a body cut short (an error from
- * `file`, or destroy()) stores nothing.
+ * `file`, or `signal`) stores nothing. The body is the async iterable itself
+ * (see RequestBody): `file` may reuse its buffer from one chunk to the next.
  */
-export function streamedUpload(partName: string, contentType: string, file: AsyncIterable<Buffer>, jsonData: Promise<string>): MultipartUpload {
+export function streamedUpload(
+  partName: string,
+  contentType: string,
+  file: AsyncIterable<Buffer>,
+  jsonData: Promise<string>,
+  signal: AbortSignal,
+): MultipartUpload {
   const boundary = `----dvfs${randomBytes(16).toString('hex')}`;
   async function* parts(): AsyncGenerator<Buffer> {
     yield Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${escapeName(partName)}"\r\nContent-Type: ${contentType}\r\n\r\n`);
@@ -81,7 +90,7 @@ export function streamedUpload(partName: string, contentType: string, file: Asyn
     const json = await jsonData;
     yield Buffer.from(`\r\n--${boundary}\r\nContent-Disposition: form-data; name="jsonData"\r\n\r\n${json}\r\n--${boundary}--\r\n`);
   }
-  return { headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, body: Readable.from(parts(), { objectMode: false }) };
+  return { headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, body: parts(), signal };
 }
 
 /** A file name in a quoted Content-Disposition parameter, escaped as browsers and undici do (WHATWG). */

@@ -140,6 +140,7 @@ export class DataverseWrites {
       const res = await this.client.transport.send(method, url, {
         headers: { accept: 'application/json', ...upload?.headers },
         body: form instanceof FormData ? form : upload?.body,
+        signal: upload?.signal,
       });
       return { status: res.status, text: await res.body.text(), retryAfterMs: retryAfterMs(res.headers['retry-after']) };
     } catch (e) {

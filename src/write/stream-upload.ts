@@ -8,7 +8,6 @@
 // it: the server stores nothing from a body cut short, and the file is
 // uploaded the usual way after its close.
 import { open } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
 import { streamedUpload, type MultipartUpload } from '../dataverse/upload-body.js';
 import type { FileMetadataInfo } from '../dataverse/types.js';
 import { OCTET_STREAM } from './plan.js';
@@ -45,7 +44,7 @@ export class StreamedAdd {
   private readonly ahead = new Map<number, number>();
   /** Bytes [0, sent) went into the body. */
   private sent = 0;
-  private body?: Readable;
+  private readonly cut = new AbortController();
   private answer?: Promise<FileMetadataInfo[]>;
   private size?: number;
   private json?: (text: string) => void;
@@ -122,16 +121,14 @@ export class StreamedAdd {
     this.ahead.clear();
     if (this.answer) {
       this.o.log(`streamed upload of ${this.o.where} stopped (${why}); it is uploaded after its close`);
-      this.body?.destroy(new Error(`streamed upload stopped: ${why}`));
+      this.cut.abort(new Error(`streamed upload stopped: ${why}`));
       this.wake?.();
     }
   }
 
   private start(): void {
     const json = new Promise<string>((resolve) => (this.json = resolve));
-    const form = streamedUpload(this.o.partName, OCTET_STREAM, this.bytes(), json);
-    this.body = form.body;
-    this.answer = this.o.send(form);
+    this.answer = this.o.send(streamedUpload(this.o.partName, OCTET_STREAM, this.bytes(), json, this.cut.signal));
     // An answer before finish() (an early refusal, a reset) ends the stream; finish() hands the error over.
     this.answer.catch((e: unknown) => this.abort(`the request failed: ${(e as Error).message}`));
     this.idleTimer = setInterval(() => {
@@ -141,20 +138,25 @@ export class StreamedAdd {
     this.o.log(`streaming the upload of ${this.o.where} while it is written`);
   }
 
-  /** The staged file's bytes, as far as they are written, until finish() says where it ends. */
+  /**
+   * The staged file's bytes, as far as they are written, until finish() says
+   * where it ends. One buffer for every read: the request asks for the next
+   * piece only when the last one has left (see RequestBody), and a new buffer
+   * per MiB made the garbage collector run a full collection every few MiB.
+   */
   private async *bytes(): AsyncGenerator<Buffer> {
     const fh = await open(this.o.file, 'r');
+    const buf = Buffer.allocUnsafeSlow(READ_SIZE);
     try {
       for (;;) {
         if (this.stopped !== undefined) throw new Error(`streamed upload stopped: ${this.stopped}`);
         const ready = this.durable - this.sent;
         // Whole MiB pieces while the file grows (fewer reads), the rest at the end.
         if (ready >= READ_SIZE || (ready > 0 && this.size !== undefined)) {
-          const buf = Buffer.allocUnsafe(Math.min(READ_SIZE, ready));
-          const { bytesRead } = await fh.read(buf, 0, buf.length, this.sent);
+          const { bytesRead } = await fh.read(buf, 0, Math.min(READ_SIZE, ready), this.sent);
           if (bytesRead === 0) throw new Error(`${this.o.file} is shorter than ${this.durable} bytes`);
           this.sent += bytesRead;
-          yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+          yield buf.subarray(0, bytesRead);
           continue;
         }
         if (this.size !== undefined && this.sent === this.size) return;
