@@ -2,12 +2,14 @@
 // from the staged file in 1 MiB reads, then the `jsonData` part, with a known
 // Content-Length (multipartUpload); or, for a file still being written, a
 // chunked body whose bytes come as they are written and whose `jsonData`
-// comes last, once the final name is known (streamedUpload). undici's FormData over a file Blob reads through web streams
-// in 64 KiB pieces, which made a 1 GiB upload CPU-bound at about half of
-// curl's speed on this machine; this body costs one read per MiB.
+// comes last, once the final name is known (streamedUpload). undici's
+// FormData over a file Blob reads through web streams in 64 KiB pieces, which
+// made a 1 GiB upload CPU-bound at about half of curl's speed on this
+// machine; these bodies cost one read per MiB, into one reused buffer (see
+// RequestBody in transport.ts).
 import { randomBytes } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';
-import { Readable } from 'node:stream';
+import type { RequestBody } from './transport.js';
 
 /** The file changed while it was read for an upload (the request is cut short: nothing is stored). */
 export class StagedFileChanged extends Error {
@@ -19,7 +21,7 @@ export class StagedFileChanged extends Error {
 
 export interface MultipartUpload {
   headers: Record<string, string>;
-  body: Readable | AsyncIterable<Buffer>;
+  body: RequestBody;
   /** Aborting it cuts the request short. */
   signal?: AbortSignal;
 }
@@ -46,12 +48,12 @@ export async function multipartUpload(file: string, partName: string, contentTyp
     const fh = await open(file, 'r');
     try {
       if (!unchanged(await fh.stat())) throw new StagedFileChanged(`${file} was written to`);
+      const buf = Buffer.allocUnsafeSlow(Math.min(READ_SIZE, size));
       for (let pos = 0; pos < size; ) {
-        const buf = Buffer.allocUnsafe(Math.min(READ_SIZE, size - pos));
-        const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+        const { bytesRead } = await fh.read(buf, 0, Math.min(READ_SIZE, size - pos), pos);
         if (bytesRead === 0) throw new StagedFileChanged(`${file} is shorter than ${size} bytes`);
         pos += bytesRead;
-        yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+        yield buf.subarray(0, bytesRead);
       }
       if (!unchanged(await fh.stat())) throw new StagedFileChanged(`${file} was written to`);
     } finally {
@@ -64,7 +66,7 @@ export async function multipartUpload(file: string, partName: string, contentTyp
       'content-type': `multipart/form-data; boundary=${boundary}`,
       'content-length': String(head.length + size + tail.length),
     },
-    body: Readable.from(parts(), { objectMode: false }),
+    body: parts(),
   };
 }
 
