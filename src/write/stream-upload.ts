@@ -64,10 +64,6 @@ export class StreamedAdd {
     return this.answer !== undefined && this.stopped === undefined;
   }
 
-  get live(): boolean {
-    return this.stopped === undefined;
-  }
-
   /** A write of `n` bytes at `position` is about to go to the staged file; false (and aborted) unless it is the next one. */
   accept(position: number, n: number): boolean {
     if (this.stopped !== undefined) return false;

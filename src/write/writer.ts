@@ -1015,13 +1015,12 @@ export class DraftWriter {
   private streamFor(e: Entry): StreamedAdd | undefined {
     const label = path.posix.basename(e.path);
     if (predictType(label) === ZIP || this.o.streamFromBytes === Infinity) return undefined;
-    const where = `${e.path} in dataset ${e.datasetId}`;
     return new StreamedAdd({
       file: this.staging.path(e.staged!),
       partName: partNameFor(label),
       send: (form) => this.writes.addStreamed(e.datasetId, form),
       log: this.log,
-      where,
+      where: `${e.path} in dataset ${e.datasetId}`,
       minBytes: this.o.streamFromBytes,
     });
   }
