@@ -2,7 +2,7 @@
 // Ctrl-C (with every mount and child process), starting and stopping
 // processes, timing shell commands, and the table of ratios each part prints.
 import { execFile as execFileCb, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -65,6 +65,19 @@ export async function stop(child, signal = 'SIGTERM', graceMs = 20_000) {
   await exited;
   clearTimeout(t);
   children.delete(child.p);
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+export async function cpuSeconds(pid) {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks (CLK_TCK is 100 on Linux)
+}
+
+/** Seconds a shell command takes, and the CPU seconds of the command itself (its processes, not the servers it talks to). */
+export async function timedCpu(cmd) {
+  const { stderr } = await execFile('bash', ['-c', `TIMEFORMAT='%R %U %S'; time { ${cmd}; }`], { maxBuffer: 1 << 26 });
+  const [wall, user, sys] = stderr.trim().split(/\s+/).slice(-3).map(Number);
+  return { wall, cpu: user + sys };
 }
 
 /** Seconds a shell command takes. */

@@ -8,7 +8,7 @@ import { createWriteStream } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { cleanup, execFile, mbps, median, mounts, REPS, sleep, start, stop, table, timed, workDir } from './bench-lib.mjs';
+import { cleanup, cpuSeconds, execFile, mbps, median, mounts, REPS, sleep, start, stop, table, timed, workDir } from './bench-lib.mjs';
 
 const CLI = process.env.DVFS_CLI;
 if (!CLI) throw new Error('run through scripts/bench');
@@ -106,12 +106,6 @@ async function curlRate(u, headers = []) {
     xs.push(Number(stdout) / 1e6);
   }
   return median(xs);
-}
-
-/** CPU seconds (user + system) a process has used so far. */
-async function cpuSeconds(pid) {
-  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks (CLK_TCK is 100 on Linux)
 }
 
 /** CPU seconds of curl itself and of the server while curl downloads `u` once. */

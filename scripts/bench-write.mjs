@@ -6,8 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
-import { cleanup, execFile, mbps, median, mounts, REPS, start, stop, table, timed, workDir } from './bench-lib.mjs';
+import { cleanup, cpuSeconds, execFile, mbps, median, mounts, REPS, start, stop, table, timed, timedCpu, workDir } from './bench-lib.mjs';
 
 const CLI = process.env.DVFS_CLI;
 if (!CLI) throw new Error('run through scripts/bench');
@@ -75,6 +76,7 @@ async function mount(args = []) {
   return {
     mnt,
     cacheDir,
+    pid: m.p.pid,
     draft: (ds) => path.join(mnt, 'wbench', ds.folder, 'draft'),
     sync: `node '${CLI}' sync '${mnt}' 2>/dev/null`,
     async close(signal) {
@@ -108,6 +110,8 @@ const staging = await newDataset('staging');
   const bigCurl = [];
   const bigMount = [];
   const parts = { smallCp: [], bigCp: [] };
+  // CPU seconds of the big copy-in: the client side (cp + the mount process, or curl) and the server.
+  const cpu = { mount: [], mountServer: [], curl: [], curlServer: [] };
   for (const { curlSmall: a, mountSmall: b, curlBig: c, mountBig: d } of runs) {
     smallCurl.push(await timed(`for f in '${small}'/*; do ${curlAdd('$f', a)}; done`));
     // One timed command, but the copy's share is noted too (the uploads start during the copy, after the quiet period).
@@ -115,21 +119,31 @@ const staging = await newDataset('staging');
     smallMount.push(cpSmall + (await timed(m.sync)));
     parts.smallCp.push(cpSmall);
     if ((await fileCount(b.id)) !== SMALL_COUNT || (await fileCount(a.id)) !== SMALL_COUNT) throw new Error('a copy-in did not land every file');
-    bigCurl.push(await timed(curlAdd(big, c)));
-    const cpBig = await timed(`cp '${big}' '${m.draft(d)}/'`);
-    bigMount.push(cpBig + (await timed(m.sync)));
-    parts.bigCp.push(cpBig);
+    const s0 = await cpuSeconds(serve.p.pid);
+    const curlBig = await timedCpu(curlAdd(big, c));
+    const s1 = await cpuSeconds(serve.p.pid);
+    const m1 = await cpuSeconds(m.pid);
+    const cpBig = await timedCpu(`cp '${big}' '${m.draft(d)}/'`);
+    bigMount.push(cpBig.wall + (await timed(m.sync)));
+    bigCurl.push(curlBig.wall);
+    parts.bigCp.push(cpBig.wall);
+    cpu.curl.push(curlBig.cpu);
+    cpu.curlServer.push(s1 - s0);
+    cpu.mount.push(cpBig.cpu + (await cpuSeconds(m.pid)) - m1);
+    cpu.mountServer.push((await cpuSeconds(serve.p.pid)) - s1);
     if ((await fileCount(d.id)) !== 1) throw new Error('the big copy-in did not land');
   }
   await m.close();
   const [sm, sc, bm, bc] = [median(smallMount), median(smallCurl), median(bigMount), median(bigCurl)];
   row(`copy-in ${SMALL_COUNT} files of 1 MiB until on the server (s)`, sm, 'cp + dvfs sync', sc, 'curl add loop', sm / sc, `target ≤ 1.2; cp ${median(parts.smallCp).toFixed(2)} s of it`);
   row(`copy-in one ${BIG / 1024 / MiB} GiB file until on the server (s)`, bm, 'cp + dvfs sync', bc, 'curl add', bm / bc, `target ≤ 1.2; cp ${median(parts.bigCp).toFixed(2)} s of it`);
+  const [cm, cms, cc, ccs] = [median(cpu.mount), median(cpu.mountServer), median(cpu.curl), median(cpu.curlServer)];
+  row('CPU for that copy-in (s)', cm, 'cp + mount process', cc, 'curl', cm / cc, `server ${cms.toFixed(2)} s vs ${ccs.toFixed(2)} s; ${os.cpus().length} CPUs`);
 }
 
-// 2. Writing into the staging area (a long quiet period: nothing is uploaded meanwhile) vs into the cache directory.
+// 2. Writing into the staging area (a long quiet period and no streamed uploads: nothing is uploaded meanwhile) vs into the cache directory.
 {
-  const m = await mount(['--quiet-period', '3600']);
+  const m = await mount(['--quiet-period', '3600', '--stream-from', 'off']);
   const ds = staging;
   const direct = path.join(m.cacheDir, 'direct.bin');
   const plain = { mount: [], local: [] };

@@ -21,6 +21,7 @@ export interface WriterSetup {
   serverDir: string;
   mountpoint: string;
   quietMs: number;
+  streamFromBytes?: number;
   tabular: 'original' | 'archival';
   /** More names that stay local and are never uploaded (globs: * and ?). */
   localOnly: string[];
@@ -70,6 +71,7 @@ export async function openWriter(s: WriterSetup): Promise<MountWriter> {
       client: s.client,
       stateDir,
       quietMs: s.quietMs,
+      streamFromBytes: s.streamFromBytes,
       junk: [...DEFAULT_JUNK, ...s.localOnly.map(globToRegExp)],
       tabular: s.tabular,
       log: s.log,

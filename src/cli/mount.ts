@@ -38,6 +38,8 @@ Options:
   --tabular original|archival  ingested tables as the uploaded original (default) or as .tab
   --show-variants         list the hidden <file>@<variant> entries too
   --quiet-period SECONDS  after the last close of a written file, wait this long before uploading it (default 3)
+  --stream-from SIZE|off  a new file written front to back is uploaded while it is written once it has SIZE
+                          bytes, and lands right after its close (default 64M; off: after the quiet period)
   --local-only GLOB       files with such names stay local, never uploaded (repeatable; added to
                           the editor and desktop junk: .~lock.*#, *.swp, .DS_Store, ._*, ~$*)
   --read-only             refuse every write, drafts included
@@ -58,6 +60,8 @@ export interface MountSettings {
   showVariants: boolean;
   /** Quiet period after the last close before an upload starts. */
   quietSeconds: number;
+  /** Size at which a new file written front to back starts uploading while it is written (Infinity: never; default 64 MiB). */
+  streamFromBytes?: number;
   /** Globs of names that stay local (added to the default junk patterns). */
   localOnly: string[];
   readOnly: boolean;
@@ -79,6 +83,7 @@ export async function runMount(args: string[]): Promise<number> {
       tabular: { type: 'string', default: 'original' },
       'show-variants': { type: 'boolean', default: false },
       'quiet-period': { type: 'string', default: '3' },
+      'stream-from': { type: 'string', default: '64M' },
       'local-only': { type: 'string', multiple: true, default: [] },
       'read-only': { type: 'boolean', default: false },
       'allow-other': { type: 'boolean', default: false },
@@ -115,6 +120,7 @@ export async function runMount(args: string[]): Promise<number> {
     tabular: values.tabular,
     showVariants: values['show-variants']!,
     quietSeconds: positiveNumber(values['quiet-period']!, '--quiet-period'),
+    streamFromBytes: values['stream-from'] === 'off' ? Infinity : parseSize(values['stream-from']!, '--stream-from'),
     localOnly: values['local-only']!,
     readOnly: values['read-only']!,
     allowOther: values['allow-other']!,
@@ -183,6 +189,7 @@ export async function mountAndWait(settings: MountSettings, onReady?: () => void
         serverDir,
         mountpoint: settings.mountpoint,
         quietMs: settings.quietSeconds * 1000,
+        streamFromBytes: settings.streamFromBytes,
         tabular: settings.tabular,
         localOnly: settings.localOnly,
         log,

@@ -24,6 +24,13 @@ export interface TransportOptions {
   onRetry?: (info: { request: string; attempt: number; delayMs: number; reason: string }) => void;
 }
 
+/**
+ * A request body. An async iterable is asked for its next chunk only once
+ * the last one is out of the socket's hands (undici's writeIterable waits for
+ * the write or for 'drain'), so it may reuse its buffers.
+ */
+export type RequestBody = Dispatcher.DispatchOptions['body'] | AsyncIterable<Buffer>;
+
 export interface RawResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
@@ -118,7 +125,7 @@ export class Transport {
   async send(
     method: string,
     url: URL,
-    init: { headers?: Record<string, string>; body?: Dispatcher.DispatchOptions['body'] } = {},
+    init: { headers?: Record<string, string>; body?: RequestBody; signal?: AbortSignal } = {},
   ): Promise<RawResponse> {
     const headers: Record<string, string> = { 'user-agent': 'dvfs/0.1', ...init.headers };
     if (url.origin === this.origin) {
@@ -127,7 +134,9 @@ export class Transport {
     }
     const opts = { origin: url.origin, path: url.pathname + url.search, method: method as Dispatcher.HttpMethod, headers };
     // GETs (every download) through the dispatch handler: a quarter of the CPU of a Readable body.
-    const res = method === 'GET' && init.body === undefined ? await dispatchGet(this.agent, opts) : await this.agent.request({ ...opts, body: init.body });
+    // undici sends an async iterable body chunk by chunk (its types do not list it).
+    const body = init.body as Dispatcher.DispatchOptions['body'];
+    const res = method === 'GET' && body === undefined ? await dispatchGet(this.agent, opts) : await this.agent.request({ ...opts, body, signal: init.signal });
     return { status: res.statusCode, headers: res.headers, body: res.body };
   }
 

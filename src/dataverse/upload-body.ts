@@ -1,11 +1,15 @@
-// The multipart/form-data body of add and replace: a `file` part streamed
+// The multipart/form-data bodies of add and replace: a `file` part streamed
 // from the staged file in 1 MiB reads, then the `jsonData` part, with a known
-// Content-Length. undici's FormData over a file Blob reads through web streams
-// in 64 KiB pieces, which made a 1 GiB upload CPU-bound at about half of
-// curl's speed on this machine; this body costs one read per MiB.
+// Content-Length (multipartUpload); or, for a file still being written, a
+// chunked body whose bytes come as they are written and whose `jsonData`
+// comes last, once the final name is known (streamedUpload). undici's
+// FormData over a file Blob reads through web streams in 64 KiB pieces, which
+// made a 1 GiB upload CPU-bound at about half of curl's speed on this
+// machine; these bodies cost one read per MiB, into one reused buffer (see
+// RequestBody in transport.ts).
 import { randomBytes } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';
-import { Readable } from 'node:stream';
+import type { RequestBody } from './transport.js';
 
 /** The file changed while it was read for an upload (the request is cut short: nothing is stored). */
 export class StagedFileChanged extends Error {
@@ -17,7 +21,9 @@ export class StagedFileChanged extends Error {
 
 export interface MultipartUpload {
   headers: Record<string, string>;
-  body: Readable;
+  body: RequestBody;
+  /** Aborting it cuts the request short. */
+  signal?: AbortSignal;
 }
 
 const READ_SIZE = 1 << 20;
@@ -42,12 +48,12 @@ export async function multipartUpload(file: string, partName: string, contentTyp
     const fh = await open(file, 'r');
     try {
       if (!unchanged(await fh.stat())) throw new StagedFileChanged(`${file} was written to`);
+      const buf = Buffer.allocUnsafeSlow(Math.min(READ_SIZE, size));
       for (let pos = 0; pos < size; ) {
-        const buf = Buffer.allocUnsafe(Math.min(READ_SIZE, size - pos));
-        const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+        const { bytesRead } = await fh.read(buf, 0, Math.min(READ_SIZE, size - pos), pos);
         if (bytesRead === 0) throw new StagedFileChanged(`${file} is shorter than ${size} bytes`);
         pos += bytesRead;
-        yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+        yield buf.subarray(0, bytesRead);
       }
       if (!unchanged(await fh.stat())) throw new StagedFileChanged(`${file} was written to`);
     } finally {
@@ -60,8 +66,33 @@ export async function multipartUpload(file: string, partName: string, contentTyp
       'content-type': `multipart/form-data; boundary=${boundary}`,
       'content-length': String(head.length + size + tail.length),
     },
-    body: Readable.from(parts(), { objectMode: false }),
+    body: parts(),
   };
+}
+
+/**
+ * A chunked body (no Content-Length): the `file` part with the bytes `file`
+ * yields, then the `jsonData` part once `jsonData` resolves. The server
+ * takes the parts in any order (Jersey's FormDataMultiPart; busboy in `dvfs
+ * serve`) and acts only on a complete body: a body cut short (an error from
+ * `file`, or `signal`) stores nothing. The body is the async iterable itself
+ * (see RequestBody): `file` may reuse its buffer from one chunk to the next.
+ */
+export function streamedUpload(
+  partName: string,
+  contentType: string,
+  file: AsyncIterable<Buffer>,
+  jsonData: Promise<string>,
+  signal: AbortSignal,
+): MultipartUpload {
+  const boundary = `----dvfs${randomBytes(16).toString('hex')}`;
+  async function* parts(): AsyncGenerator<Buffer> {
+    yield Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${escapeName(partName)}"\r\nContent-Type: ${contentType}\r\n\r\n`);
+    yield* file;
+    const json = await jsonData;
+    yield Buffer.from(`\r\n--${boundary}\r\nContent-Disposition: form-data; name="jsonData"\r\n\r\n${json}\r\n--${boundary}--\r\n`);
+  }
+  return { headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, body: parts(), signal };
 }
 
 /** A file name in a quoted Content-Disposition parameter, escaped as browsers and undici do (WHATWG). */

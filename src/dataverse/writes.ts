@@ -64,6 +64,12 @@ export class DataverseWrites {
     return filesOf(res, `POST /api/v1/datasets/${datasetId}/add`);
   }
 
+  /** POST /api/datasets/{id}/add with a body built by the caller (a streamed upload, see streamedUpload). */
+  async addStreamed(datasetId: number, form: MultipartUpload): Promise<FileMetadataInfo[]> {
+    const res = await this.post(`datasets/${datasetId}/add`, form);
+    return filesOf(res, `POST /api/v1/datasets/${datasetId}/add`);
+  }
+
   /** POST /api/files/{id}/replace; the new file (it has a new id). */
   async replaceFile(fileId: number, body: UploadBody): Promise<FileMetadataInfo[]> {
     const res = await this.post(`files/${fileId}/replace`, await uploadForm(body));
@@ -134,6 +140,7 @@ export class DataverseWrites {
       const res = await this.client.transport.send(method, url, {
         headers: { accept: 'application/json', ...upload?.headers },
         body: form instanceof FormData ? form : upload?.body,
+        signal: upload?.signal,
       });
       return { status: res.status, text: await res.body.text(), retryAfterMs: retryAfterMs(res.headers['retry-after']) };
     } catch (e) {

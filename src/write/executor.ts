@@ -28,6 +28,7 @@ import { joinPath, splitPath } from './names.js';
 import { currentFm, desiredTarget, duplicatePattern, OCTET_STREAM, partNameFor, predictType, ZIP } from './plan.js';
 import type { Staging } from './staging.js';
 import { hashFileOffThread } from './running-hash.js';
+import { StreamStopped } from './stream-upload.js';
 import type { HashService } from '../cache/hash-service.js';
 import type { Checksum } from '../dataverse/types.js';
 import { dirTimeKey, fileTimeKey, type WriteState } from './state.js';
@@ -100,6 +101,9 @@ const FILENAME_EXISTS = /^Filename already exists at /;
 const TYPE_DIFFERS = /are different file types/;
 const DUPLICATE_CONTENT = /duplicate content/;
 
+/** The quiet period of a file whose upload was streamed while it was written. */
+const STREAM_GRACE_MS = 200;
+
 /** How long a server may still be storing an upload after its sender went away (its size at 50 MB/s, plus 3 s). */
 function settleMs(size: number): number {
   return Math.min(120_000, 3000 + size / 50_000);
@@ -142,6 +146,15 @@ export class Executor {
     this.timers.set(datasetId, { at, timer });
   }
 
+  /**
+   * When an entry's quiet period after its last change or close ends. A
+   * streamed upload waits only a moment (a rename right after the close, as
+   * rsync does, still decides the name it is stored under).
+   */
+  readyAt(e: Entry): number {
+    return e.activity + (e.stream?.started ? Math.min(STREAM_GRACE_MS, this.d.options.quietMs) : this.d.options.quietMs);
+  }
+
   /** Resolves when the dataset's queue (or every queue) has nothing running or waiting. */
   async idle(datasetId?: number): Promise<void> {
     const qs = datasetId === undefined ? [...this.queues.values()] : [this.queues.get(datasetId)].filter((q) => q !== undefined);
@@ -168,7 +181,7 @@ export class Executor {
     if (e.inflight) return 0;
     if (e.failed && !e.forced && now - e.failed.at < this.d.options.failedRetryMs) return undefined;
     if ((e.retryAt ?? 0) > now) return undefined;
-    if (!e.forced && (e.writers > 0 || now - e.activity < this.d.options.quietMs)) return undefined;
+    if (!e.forced && (e.writers > 0 || now < this.readyAt(e))) return undefined;
     if (e.deleted) return 1;
     return e.staged === undefined ? 2 : 3;
   }
@@ -197,7 +210,7 @@ export class Executor {
       let t: number | undefined;
       if (e.failed && !e.forced) t = e.failed.at + o.failedRetryMs;
       else if (e.writers > 0 && !e.forced) t = undefined; // release() wakes it
-      else t = Math.max(e.retryAt ?? 0, e.forced ? 0 : e.activity + o.quietMs);
+      else t = Math.max(e.retryAt ?? 0, e.forced ? 0 : this.readyAt(e));
       if (t !== undefined && (at === undefined || t < at)) at = t;
     }
     return at;
@@ -337,6 +350,11 @@ export class Executor {
     const staged = e.staged!;
     const gen = e.gen;
     e.forced = false; // later writes wait for their own quiet period again
+    // A streamed add in progress: finished below when it can carry this upload, else stopped (sent the usual way).
+    const stream = e.stream;
+    e.stream = undefined;
+    const streamed = stream?.started && !base && !zip && e.writers === 0 && predictType(stream.partName) === predictType(partName) ? stream : undefined;
+    if (stream !== streamed) stream?.abort(base ? 'the file now replaces one on the server' : e.writers > 0 ? 'uploaded while still open' : 'renamed to another type');
     await this.setInflight(e, {
       op: base ? 'replace' : 'add',
       md5,
@@ -349,7 +367,9 @@ export class Executor {
     let files: FileMetadataInfo[];
     this.d.staging.hold(staged);
     try {
-      files = base ? await this.d.writes.replaceFile(base.fileId, body) : await this.d.writes.addFile(e.datasetId, body);
+      if (base) files = await this.d.writes.replaceFile(base.fileId, body);
+      else if (streamed) files = await streamed.finish(e.size, JSON.stringify(json));
+      else files = await this.d.writes.addFile(e.datasetId, body);
     } catch (err) {
       if (err instanceof StagedFileChanged || !outcomeUnknown(err)) await this.setInflight(e, undefined);
       if (err instanceof DataverseError && base && err.status === 400) {
@@ -660,6 +680,7 @@ export class Executor {
       return;
     }
     if (err instanceof PermanentError) return this.fail(e, message);
+    if (err instanceof StreamStopped) return; // nothing was stored: the next round sends it the usual way
     // A timeout leaves the server possibly still working on the request: the check waits for it to settle.
     if (e.inflight && err instanceof DataverseError && (err.status === 504 || /TIMEOUT/i.test(err.message))) e.settle = true;
     const lock = await this.lockSuspected(e, err);

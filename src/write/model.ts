@@ -106,6 +106,8 @@ export interface Entry extends EntryRecord {
   fm?: FileMetadataInfo;
   /** MD5 of the content written so far, while writes are strictly sequential. */
   hasher?: import('./running-hash.js').RunningHash;
+  /** The add of this new file, streamed while it is written (see stream-upload.ts). */
+  stream?: import('./stream-upload.js').StreamedAdd;
   /** A write into the staged file failed (disk full…): its content is incomplete and must not be uploaded. */
   writeError?: string;
 }

@@ -38,6 +38,8 @@ import {
 } from './names.js';
 import { Staging } from './staging.js';
 import { HashWorker, hashFileOffThread, type RunningHash } from './running-hash.js';
+import { STREAM_MIN_BYTES, StreamedAdd } from './stream-upload.js';
+import { partNameFor, predictType, ZIP } from './plan.js';
 import { dirTimeKey, fileTimeKey, WriteState } from './state.js';
 import { buildOverlay, describeEntry, type PendingItem, type WriterStatus } from './overlay.js';
 import { mergeDraft, type DraftOverlay, type DraftView, type ViewFile } from './view.js';
@@ -50,6 +52,11 @@ export interface DraftWriterOptions {
   stateDir: string;
   /** Quiet period after the last close before an upload starts. */
   quietMs?: number;
+  /**
+   * A new file written front to back is uploaded while it is written once it
+   * has this many bytes (see stream-upload.ts); Infinity: never. Default 64 MiB.
+   */
+  streamFromBytes?: number;
   /** Names that stay local (editor and desktop junk); defaults to DEFAULT_JUNK. */
   junk?: RegExp[];
   log?: (line: string) => void;
@@ -159,6 +166,7 @@ export class DraftWriter {
   constructor(options: DraftWriterOptions) {
     this.o = {
       quietMs: 3000,
+      streamFromBytes: STREAM_MIN_BYTES,
       junk: DEFAULT_JUNK,
       tabular: 'original',
       listingTtlMs: 2000,
@@ -249,6 +257,7 @@ export class DraftWriter {
   private async stop(wait: boolean): Promise<void> {
     this.closed = true;
     this.executor?.stop();
+    for (const e of this.state?.entries.values() ?? []) stopStream(e, 'unmounted');
     for (const h of this.handles.values()) {
       await this.drain(h).catch(() => {});
       await h.fh?.close().catch(() => {});
@@ -275,6 +284,7 @@ export class DraftWriter {
     const { name: staged, fh } = await this.staging.createOpen(id);
     const e = this.newEntry({ id, datasetId, kind: 'file', path: p, staged, junk, mtime: Date.now() });
     e.hasher = this.hw.start();
+    if (!junk) e.stream = this.streamFor(e);
     e.writers = 1;
     state.add(e);
     try {
@@ -308,6 +318,7 @@ export class DraftWriter {
     await this.requireEdit(datasetId);
     const e = await this.local(datasetId, p, found, opts.truncate ? 0 : undefined);
     if (opts.truncate && e.size > 0) await this.truncateEntry(e, 0);
+    stopStream(e, 'the file was opened for writing again');
     e.writers++;
     e.activity = Date.now();
     return this.addHandle({ datasetId, path: p, write: true, entry: e, fh: await open(this.staging.path(e.staged!), 'r+') });
@@ -345,6 +356,7 @@ export class DraftWriter {
     const n = bytes.length;
     const e = h.entry;
     let hasher: RunningHash | undefined;
+    let stream: StreamedAdd | undefined;
     let seq = 0;
     if (e) {
       // Sequential writes keep a running MD5, so a copied file needs no second read before upload.
@@ -354,6 +366,8 @@ export class DraftWriter {
       } else {
         dropHasher(e);
       }
+      if (e.stream?.accept(position, n)) stream = e.stream;
+      else e.stream = undefined; // out of order: accept() stopped it
       e.gen++;
       this.sizeChanges++;
       e.size = Math.max(e.size, position + n);
@@ -370,10 +384,14 @@ export class DraftWriter {
           h.entry.writeError ??= error.message;
           if (h.entry.hasher === hasher) dropHasher(h.entry);
         }
+        stream?.abort(`a write into the staging area failed: ${error.message}`);
         this.hw.give(bytes);
         this.log(`write into the staged copy of ${h.path} (dataset ${h.datasetId}) failed: ${error.message}`);
-      } else if (hasher) hasher.feed(seq, bytes);
-      else this.hw.give(bytes);
+      } else {
+        stream?.written(position, n);
+        if (hasher) hasher.feed(seq, bytes);
+        else this.hw.give(bytes);
+      }
       h.inflight--;
       h.pendingBytes -= n;
       if (h.inflight === 0) for (const wake of h.idle.splice(0)) wake();
@@ -443,8 +461,9 @@ export class DraftWriter {
     if (!h.write || !e || e.gone) return;
     e.writers = Math.max(0, e.writers - 1);
     e.activity = Date.now();
+    if (e.writers === 0 && e.stream && !e.stream.started) stopStream(e, 'closed');
     await this.persistEntry(e);
-    if (e.writers === 0) this.executor!.wake(e.datasetId, e.activity + this.o.quietMs);
+    if (e.writers === 0) this.executor!.wake(e.datasetId, this.executor!.readyAt(e));
   }
 
   /** unlink(2). */
@@ -551,6 +570,7 @@ export class DraftWriter {
       const fm = dst.fm;
       if (free(s)) {
         // An atomic save over a server file: a replace of that file, which keeps its metadata.
+        stopStream(s, 'renamed over a file on the server');
         state.update(s, (x) => {
           x.base = baseFromFm(fm, this.o.tabular);
           x.fm = fm;
@@ -566,6 +586,7 @@ export class DraftWriter {
       x.junk = toJunk && !x.base ? true : undefined;
       x.activity = Date.now();
     });
+    if (s.junk) stopStream(s, 'renamed to a local-only name');
     put.push(s);
     await state.commit(put, drop);
     for (const name of unstage) await this.staging.remove(name);
@@ -976,6 +997,7 @@ export class DraftWriter {
   private async truncateEntry(e: Entry, size: number): Promise<void> {
     // Writes answered before the truncate land before it.
     await this.drainEntry(e);
+    stopStream(e, 'truncated');
     e.gen++;
     this.sizeChanges++;
     await truncatePath(this.staging.path(e.staged!), size);
@@ -989,12 +1011,27 @@ export class DraftWriter {
     e.mtime = e.activity;
   }
 
+  /** A streamed add for a new file (it starts only if the file grows big, written front to back); none for a zip name. */
+  private streamFor(e: Entry): StreamedAdd | undefined {
+    const label = path.posix.basename(e.path);
+    if (predictType(label) === ZIP || this.o.streamFromBytes === Infinity) return undefined;
+    return new StreamedAdd({
+      file: this.staging.path(e.staged!),
+      partName: partNameFor(label),
+      send: (form) => this.writes.addStreamed(e.datasetId, form),
+      log: this.log,
+      where: `${e.path} in dataset ${e.datasetId}`,
+      minBytes: this.o.streamFromBytes,
+    });
+  }
+
   private async persistEntry(e: Entry): Promise<void> {
     if (!e.gone) await this.state!.commit([e]);
   }
 
   /** Handles on an entry that is replaced or deleted keep their (unlinked) file but no longer feed the entry. */
   private detach(e: Entry): void {
+    stopStream(e, 'replaced or deleted');
     for (const h of this.handles.values()) {
       if (h.entry !== e) continue;
       h.entry = undefined;
@@ -1010,6 +1047,7 @@ export class DraftWriter {
     const gen = t.gen + 1;
     const md5 = s.md5 && s.md5.gen === s.gen ? { gen, value: s.md5.value } : undefined;
     if (t.hasher !== s.hasher) dropHasher(t);
+    stopStream(s, 'renamed over another file');
     state.update(t, (x) => {
       x.staged = s.staged;
       x.size = s.size;
@@ -1058,6 +1096,12 @@ function checkMeta(patch: FileMeta): void {
       throw einval('categories must be a list of non-empty names');
     }
   }
+}
+
+/** Stop an entry's streamed upload, if any (it is then uploaded the usual way). */
+function stopStream(e: Entry, why: string): void {
+  e.stream?.abort(why);
+  e.stream = undefined;
 }
 
 /** Forget an entry's running hash (its content stopped being written front to back). */
