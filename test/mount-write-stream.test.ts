@@ -40,7 +40,7 @@ async function mount(opts: { mountpoint?: string; cacheDir?: string } = {}): Pro
 }
 
 async function sync(m: MountProcess): Promise<void> {
-  const r = await dvfs(['sync', m.mountpoint, '--cache-dir', m.cacheDir]);
+  const r = await dvfs(['sync', m.mountpoint]);
   expect(r.code, `${r.stderr}\n${m.output().slice(-3000)}`).toBe(0);
 }
 
