@@ -25,9 +25,12 @@ export interface TransportOptions {
 }
 
 /**
- * A request body. An async iterable is asked for its next chunk only once
- * the last one is out of the socket's hands (undici's writeIterable waits for
- * the write or for 'drain'), so it may reuse its buffers.
+ * A request body. undici's writeIterable asks an async iterable for its next
+ * chunk at once when socket.write() returns true, which it does only for a
+ * chunk below the socket's high-water mark (16 KiB); a bigger chunk makes it
+ * wait for 'drain', i.e. until the socket has written every byte. So an
+ * iterable may reuse a buffer for its next chunk only after a chunk of at
+ * least 16 KiB (see readPiece in upload-body.ts).
  */
 export type RequestBody = Dispatcher.DispatchOptions['body'] | AsyncIterable<Buffer>;
 

@@ -8,7 +8,7 @@
 // machine; these bodies cost one read per MiB, into one reused buffer (see
 // RequestBody in transport.ts).
 import { randomBytes } from 'node:crypto';
-import { open, stat } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import type { RequestBody } from './transport.js';
 
 /** The file changed while it was read for an upload (the request is cut short: nothing is stored). */
@@ -27,6 +27,23 @@ export interface MultipartUpload {
 }
 
 const READ_SIZE = 1 << 20;
+
+/**
+ * Read exactly `n` bytes at `pos` into `buf` (fewer only at the end of the
+ * file). Whole pieces keep a reused buffer safe: every chunk but the last is
+ * then 1 MiB, which undici writes out before it asks for the next one (see
+ * RequestBody); a short read in the middle would leave a small chunk still
+ * in the socket's queue when the buffer is filled again.
+ */
+export async function readPiece(fh: FileHandle, buf: Buffer, n: number, pos: number): Promise<Buffer> {
+  let got = 0;
+  while (got < n) {
+    const { bytesRead } = await fh.read(buf, got, n - got, pos + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return buf.subarray(0, got);
+}
 
 /**
  * The body for `file` (sent as `partName` with `contentType`) and `jsonData`.
@@ -50,10 +67,10 @@ export async function multipartUpload(file: string, partName: string, contentTyp
       if (!unchanged(await fh.stat())) throw new StagedFileChanged(`${file} was written to`);
       const buf = Buffer.allocUnsafeSlow(Math.min(READ_SIZE, size));
       for (let pos = 0; pos < size; ) {
-        const { bytesRead } = await fh.read(buf, 0, Math.min(READ_SIZE, size - pos), pos);
-        if (bytesRead === 0) throw new StagedFileChanged(`${file} is shorter than ${size} bytes`);
-        pos += bytesRead;
-        yield buf.subarray(0, bytesRead);
+        const piece = await readPiece(fh, buf, Math.min(READ_SIZE, size - pos), pos);
+        if (piece.length < Math.min(READ_SIZE, size - pos)) throw new StagedFileChanged(`${file} is shorter than ${size} bytes`);
+        pos += piece.length;
+        yield piece;
       }
       if (!unchanged(await fh.stat())) throw new StagedFileChanged(`${file} was written to`);
     } finally {

@@ -8,7 +8,7 @@
 // it: the server stores nothing from a body cut short, and the file is
 // uploaded the usual way after its close.
 import { open } from 'node:fs/promises';
-import { streamedUpload, type MultipartUpload } from '../dataverse/upload-body.js';
+import { readPiece, streamedUpload, type MultipartUpload } from '../dataverse/upload-body.js';
 import type { FileMetadataInfo } from '../dataverse/types.js';
 import { OCTET_STREAM } from './plan.js';
 
@@ -136,9 +136,9 @@ export class StreamedAdd {
 
   /**
    * The staged file's bytes, as far as they are written, until finish() says
-   * where it ends. One buffer for every read: the request asks for the next
-   * piece only when the last one has left (see RequestBody), and a new buffer
-   * per MiB made the garbage collector run a full collection every few MiB.
+   * where it ends. One buffer for every read (a new buffer per MiB made the
+   * garbage collector run a full collection every few MiB): safe because
+   * every piece but the last is a whole MiB (see readPiece).
    */
   private async *bytes(): AsyncGenerator<Buffer> {
     const fh = await open(this.o.file, 'r');
@@ -149,10 +149,11 @@ export class StreamedAdd {
         const ready = this.durable - this.sent;
         // Whole MiB pieces while the file grows (fewer reads), the rest at the end.
         if (ready >= READ_SIZE || (ready > 0 && this.size !== undefined)) {
-          const { bytesRead } = await fh.read(buf, 0, Math.min(READ_SIZE, ready), this.sent);
-          if (bytesRead === 0) throw new Error(`${this.o.file} is shorter than ${this.durable} bytes`);
-          this.sent += bytesRead;
-          yield buf.subarray(0, bytesRead);
+          const want = Math.min(READ_SIZE, ready);
+          const piece = await readPiece(fh, buf, want, this.sent);
+          if (piece.length < want) throw new Error(`${this.o.file} is shorter than ${this.durable} bytes`);
+          this.sent += piece.length;
+          yield piece;
           continue;
         }
         if (this.size !== undefined && this.sent === this.size) return;
