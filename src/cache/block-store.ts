@@ -106,6 +106,36 @@ export class BlockStore {
     return out;
   }
 
+  /**
+   * Claim the one block of a small file for a bulk download (zip-fetch.ts):
+   * true when it is nowhere yet (memory, in flight, disk). Readers of it then
+   * wait for deliver(), or for the single fetch that unclaimed() starts.
+   */
+  claim(f: FileState): boolean {
+    const id = f.id(0);
+    if (this.memory.has(id) || this.live.has(id) || this.opts.disk.mayHave(f.hash, 0)) return false;
+    this.counters.misses++;
+    this.register(id);
+    return true;
+  }
+
+  /**
+   * A claimed block arrived: serve it, and keep it in memory for the open
+   * that is likely to follow (no disk read then); resolves once it is on
+   * disk (undefined: not written).
+   */
+  deliver(f: FileState, data: Buffer): Promise<void> | undefined {
+    this.counters.bytesDownloaded += data.length;
+    this.remember(f, 0, data);
+    return this.arrived(f, 0, data);
+  }
+
+  /** The bulk download did not bring a claimed block: fetch it alone. */
+  unclaimed(f: FileState): void {
+    const entry = this.live.get(f.id(0));
+    if (entry && !entry.buffer) this.fetch(f, 0, 1);
+  }
+
   /** Forget a file's blocks in memory (after a checksum mismatch). */
   forget(hash: string): void {
     const prefix = `${hash}/`;
@@ -213,14 +243,15 @@ export class BlockStore {
   }
 
   /** A block arrived from the network: hand it to waiters, then write it to disk. */
-  private arrived(f: FileState, index: number, data: Buffer, mustWrite = false): void {
+  private arrived(f: FileState, index: number, data: Buffer, mustWrite = false): Promise<void> | undefined {
     const id = f.id(index);
     let entry = this.live.get(id);
     if (!entry) entry = this.register(id);
-    this.settle(f, index, entry, data, true, mustWrite);
+    return this.settle(f, index, entry, data, true, mustWrite);
   }
 
-  private settle(f: FileState, index: number, entry: Live, data: Buffer, write: boolean, mustWrite = false): void {
+  /** Hand the block to its waiters and write it to disk; returns the write (undefined: not written). */
+  private settle(f: FileState, index: number, entry: Live, data: Buffer, write: boolean, mustWrite = false): Promise<void> | undefined {
     const id = f.id(index);
     entry.buffer = data;
     entry.resolve(data);
@@ -233,8 +264,8 @@ export class BlockStore {
       this.counters.writesSkipped++;
       write = false;
     }
-    if (write) void this.opts.disk.write(f.hash, index, data, { cacheKey: f.source.cacheKey, size: f.source.size }).finally(done);
-    else done();
+    if (!write) return void done();
+    return this.opts.disk.write(f.hash, index, data, { cacheKey: f.source.cacheKey, size: f.source.size }).finally(done);
   }
 
   private fail(f: FileState, index: number, entry: Live, e: unknown): void {
