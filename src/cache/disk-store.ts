@@ -367,7 +367,11 @@ export class DiskStore {
       const dir = this.entryDir(hash);
       entry.dirReady = (async () => {
         await entry.purging;
-        await mkdir(dir, { recursive: true, mode: 0o700 });
+        // A plain mkdir (a third of a recursive one's main-thread time); the shard folder the first time.
+        await mkdirFd(dir, 0o700).catch((e: NodeJS.ErrnoException) => {
+          if (e.code === 'ENOENT') return mkdir(dir, { recursive: true, mode: 0o700 });
+          if (e.code !== 'EEXIST') throw e;
+        });
         if (label.size <= this.opts.blockSize) return;
         const keyFile = path.join(dir, 'key');
         const text = JSON.stringify({ cacheKey: label.cacheKey, size: label.size, blockSize: this.opts.blockSize }) + '\n';
@@ -465,6 +469,7 @@ export class DiskStore {
 // Callback fs on the hot path: lighter than fs/promises FileHandles.
 const openFd = promisify(fs.open);
 const closeFd = promisify(fs.close);
+const mkdirFd = promisify(fs.mkdir);
 function readFd(fd: number, b: Buffer, off: number, len: number, pos: number): Promise<number> {
   return new Promise((resolve, reject) => fs.read(fd, b, off, len, pos, (e, n) => (e ? reject(e) : resolve(n))));
 }
