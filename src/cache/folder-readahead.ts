@@ -29,7 +29,7 @@ export interface FolderReadaheadOptions {
 
 /** Most bytes in one fetchMany batch (far below any server's :ZipDownloadLimit). */
 const BATCH_BYTES = 8 * 1024 * 1024;
-/** Variants a zip can carry (with format=original for all of a batch): the plain file, or a table's original. */
+/** Variant queries a zip request takes as well: the plain file, and a table's original (format=original). */
 const ZIP_QUERIES = new Set(['', 'format=original']);
 
 interface FolderState {
@@ -79,30 +79,37 @@ export class FolderReadahead {
     const end = Math.min(pos.files.length, pos.index + 1 + st.window);
     const wanted = pos.files.slice(from, end).filter((s) => s.size > 0 && s.size <= this.maxFileBytes);
     st.queuedUpTo = Math.max(st.queuedUpTo, end);
-    const { fetchMany } = this.cache;
-    if (!fetchMany) {
-      for (const src of wanted) void this.queue.add(() => this.fetch(src));
-      return;
-    }
-    const bulk = wanted.filter((s) => s.checksum && ZIP_QUERIES.has(s.query));
-    for (const src of wanted) if (!bulk.includes(src)) void this.queue.add(() => this.fetch(src));
-    for (const query of ZIP_QUERIES) {
-      let batch: FileSource[] = [];
-      let bytes = 0;
-      const send = () => {
-        const b = batch;
-        if (b.length) void this.queue.add(() => fetchMany.call(this.cache, b).catch(() => undefined));
-        batch = [];
-        bytes = 0;
-      };
-      for (const src of bulk) {
-        if (src.query !== query) continue;
-        if (batch.length >= this.batchFiles || bytes + src.size > BATCH_BYTES) send();
-        batch.push(src);
-        bytes += src.size;
+    // Files a zip can carry go in batches of one request each (per variant query); the others one by one.
+    const zippable = new Map<string, FileSource[]>();
+    for (const src of wanted) {
+      if (!this.cache.fetchMany || !src.checksum || !ZIP_QUERIES.has(src.query)) {
+        void this.queue.add(() => this.fetch(src));
+        continue;
       }
-      send();
+      const list = zippable.get(src.query) ?? [];
+      list.push(src);
+      zippable.set(src.query, list);
     }
+    for (const files of zippable.values()) {
+      for (const batch of this.batches(files)) void this.queue.add(() => this.cache.fetchMany!(batch).catch(() => undefined));
+    }
+  }
+
+  /** `files` cut into batches of at most batchFiles files and BATCH_BYTES bytes. */
+  private batches(files: FileSource[]): FileSource[][] {
+    const out: FileSource[][] = [];
+    let bytes = 0;
+    for (const src of files) {
+      const last = out[out.length - 1];
+      if (last && last.length < this.batchFiles && bytes + src.size <= BATCH_BYTES) {
+        last.push(src);
+        bytes += src.size;
+      } else {
+        out.push([src]);
+        bytes = src.size;
+      }
+    }
+    return out;
   }
 
   private async fetch(src: FileSource): Promise<void> {
