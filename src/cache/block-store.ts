@@ -33,6 +33,8 @@ export interface BlockStoreOptions {
 export class BlockStore {
   /** Blocks just read, for re-reads and the kernel's out-of-order requests. */
   private readonly memory: LRUCache<string, Buffer>;
+  /** Files delivered whole and checked whose disk write (and verified mark) has not landed yet. */
+  private readonly delivered = new Set<string>();
   private readonly live = new Map<string, Live>();
   private readonly streams = new Map<string, WholeFileStream[]>();
   readonly counters = { hits: 0, misses: 0, rangeRequests: 0, bytesDownloaded: 0, writesSkipped: 0 };
@@ -120,14 +122,23 @@ export class BlockStore {
   }
 
   /**
-   * A claimed block arrived: serve it, and keep it in memory for the open
-   * that is likely to follow (no disk read then); resolves once it is on
-   * disk (undefined: not written).
+   * A claimed block arrived, checked against the file's checksum: serve it,
+   * keep it in memory for the open that is likely to follow (no disk read
+   * then), write it and mark the file verified (in memory, see disk-store.ts).
    */
-  deliver(f: FileState, data: Buffer): Promise<void> | undefined {
+  deliver(f: FileState, data: Buffer): void {
     this.counters.bytesDownloaded += data.length;
     this.remember(f, 0, data);
-    return this.arrived(f, 0, data);
+    this.delivered.add(f.hash);
+    const written = this.arrived(f, 0, data);
+    const done = () => void this.delivered.delete(f.hash);
+    if (!written) return done();
+    void written.then(() => this.opts.disk.markVerified(f.hash, false)).finally(done);
+  }
+
+  /** True when the file's bytes here were checked against its checksum (just delivered so, or marked on disk). */
+  isVerified(f: FileState): boolean {
+    return this.delivered.has(f.hash) || this.opts.disk.isVerified(f.hash, f.blockCount);
   }
 
   /** The bulk download did not bring a claimed block: fetch it alone. */
@@ -138,6 +149,7 @@ export class BlockStore {
 
   /** Forget a file's blocks in memory (after a checksum mismatch). */
   forget(hash: string): void {
+    this.delivered.delete(hash);
     const prefix = `${hash}/`;
     for (const k of [...this.memory.keys()]) if (k.startsWith(prefix)) this.memory.delete(k);
   }

@@ -231,7 +231,7 @@ export class CachedFileReader implements FileReader {
   private startPass(): void {
     const { f, d } = this;
     const sum = f.source.checksum;
-    if (!sum || f.verifying || d.store.disk.isVerified(f.hash, f.blockCount)) return;
+    if (!sum || f.verifying || d.store.isVerified(f)) return;
     let job;
     try {
       job = d.hashes.start(sum.type);
