@@ -50,3 +50,36 @@ describe('folder read-ahead', () => {
     expect(fetched).toEqual([4, 5]);
   });
 });
+
+describe('folder read-ahead in batches', () => {
+  it('asks a cache that can for many files per request: batches of at most 64, apart per variant, none without a checksum', async () => {
+    const batches: number[][] = [];
+    const single: number[] = [];
+    const sum = { type: 'MD5' as const, value: '0'.repeat(32) };
+    const files: FileSource[] = Array.from({ length: 300 }, (_, i) => ({
+      fileId: i,
+      query: i % 50 === 7 ? 'format=original' : '',
+      size: 10,
+      checksum: i === 20 ? undefined : sum,
+      cacheKey: `k${i}`,
+    }));
+    const ra = new FolderReadahead({
+      open: (src) => ({
+        read: async () => {
+          single.push(src.fileId);
+          return Buffer.alloc(0);
+        },
+        close: () => {},
+      }),
+      fetchMany: async (sources) => void batches.push(sources.map((s) => s.fileId)),
+    });
+    for (let i = 0; i < 300; i++) ra.opened({ key: 'f', files, index: i });
+    await new Promise((r) => setTimeout(r, 20));
+    const asked = [...batches.flat(), ...single].sort((a, b) => a - b);
+    expect(asked).toEqual(Array.from({ length: 298 }, (_, i) => i + 2)); // each file once, after the first two opens
+    expect(single).toEqual([20]);
+    expect(Math.max(...batches.map((b) => b.length))).toBeLessThanOrEqual(64);
+    for (const b of batches) expect(new Set(b.map((id) => files[id].query)).size).toBe(1);
+    expect(batches.length).toBeLessThan(30);
+  });
+});

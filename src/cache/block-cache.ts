@@ -18,6 +18,7 @@ import { FileState } from './file-state.js';
 import { HashService } from './hash-service.js';
 import { MemoryBudget } from './memory-budget.js';
 import { CachedFileReader, type ReaderDeps } from './reader.js';
+import { fetchZip, type ZipSource } from './zip-fetch.js';
 import type { CacheStats, FileReader, FileSource } from './types.js';
 
 const MiB = 1024 * 1024;
@@ -81,6 +82,8 @@ export class BlockCache {
   private readonly changes = new Map<string, number>();
   private readonly blockSize: number;
   private readonly deps: ReaderDeps;
+  private readonly client: ZipSource;
+  private readonly log: (line: string) => void;
   private closed = false;
 
   /** A cache whose index is loaded. */
@@ -92,6 +95,8 @@ export class BlockCache {
 
   constructor(opts: BlockCacheOptions) {
     const log = opts.log ?? (() => undefined);
+    this.log = log;
+    this.client = opts.client;
     this.blockSize = opts.blockSize ?? MiB;
     const partSize = opts.partSize ?? 4 * MiB;
     const backlog = opts.writeBacklogBytes ?? 16 * MiB;
@@ -154,6 +159,34 @@ export class BlockCache {
       this.files.set(source.cacheKey, f);
     }
     return new CachedFileReader(f, this.deps);
+  }
+
+  /**
+   * Download small files (one block each, with a checksum, all of one
+   * dataset and one variant query) in one zip request. Each file whose bytes
+   * match its checksum is served, cached and marked verified; the others
+   * (left out of the zip, damaged, or the request failed) are fetched one by
+   * one. Files cached or in flight already are skipped. Resolves when the
+   * zip has ended.
+   */
+  async fetchMany(sources: readonly FileSource[]): Promise<void> {
+    if (this.closed) return;
+    const claimed = new Map<FileSource, FileState>();
+    for (const s of sources) {
+      const f = this.files.get(s.cacheKey) ?? new FileState(s, keyHash(s.cacheKey), this.blockSize);
+      if (f.blockCount === 1 && s.checksum && this.store.claim(f)) claimed.set(s, f);
+    }
+    if (claimed.size === 0) return;
+    try {
+      await fetchZip(this.client, [...claimed.keys()], (type, data) => this.hashes.digest(type, data), (s, data) => {
+        const f = claimed.get(s)!;
+        claimed.delete(s);
+        this.store.deliver(f, data);
+      });
+    } catch (e) {
+      this.log(`cache: zip of ${sources.length} files failed (${(e as Error).message}); fetching them one by one`);
+    }
+    for (const f of claimed.values()) this.store.unclaimed(f);
   }
 
   stats(): CacheStats {

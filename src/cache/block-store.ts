@@ -33,6 +33,8 @@ export interface BlockStoreOptions {
 export class BlockStore {
   /** Blocks just read, for re-reads and the kernel's out-of-order requests. */
   private readonly memory: LRUCache<string, Buffer>;
+  /** Files delivered whole and checked whose disk write (and verified mark) has not landed yet. */
+  private readonly delivered = new Set<string>();
   private readonly live = new Map<string, Live>();
   private readonly streams = new Map<string, WholeFileStream[]>();
   readonly counters = { hits: 0, misses: 0, rangeRequests: 0, bytesDownloaded: 0, writesSkipped: 0 };
@@ -106,8 +108,48 @@ export class BlockStore {
     return out;
   }
 
+  /**
+   * Claim the one block of a small file for a bulk download (zip-fetch.ts):
+   * true when it is nowhere yet (memory, in flight, disk). Readers of it then
+   * wait for deliver(), or for the single fetch that unclaimed() starts.
+   */
+  claim(f: FileState): boolean {
+    const id = f.id(0);
+    if (this.memory.has(id) || this.live.has(id) || this.opts.disk.mayHave(f.hash, 0)) return false;
+    this.counters.misses++;
+    this.register(id);
+    return true;
+  }
+
+  /**
+   * A claimed block arrived, checked against the file's checksum: serve it,
+   * keep it in memory for the open that is likely to follow (no disk read
+   * then), write it and mark the file verified (in memory, see disk-store.ts).
+   */
+  deliver(f: FileState, data: Buffer): void {
+    this.counters.bytesDownloaded += data.length;
+    this.remember(f, 0, data);
+    this.delivered.add(f.hash);
+    const written = this.arrived(f, 0, data);
+    const done = () => void this.delivered.delete(f.hash);
+    if (!written) return done();
+    void written.then(() => this.opts.disk.markVerified(f.hash, false)).finally(done);
+  }
+
+  /** True when the file's bytes here were checked against its checksum (just delivered so, or marked on disk). */
+  isVerified(f: FileState): boolean {
+    return this.delivered.has(f.hash) || this.opts.disk.isVerified(f.hash, f.blockCount);
+  }
+
+  /** The bulk download did not bring a claimed block: fetch it alone. */
+  unclaimed(f: FileState): void {
+    const entry = this.live.get(f.id(0));
+    if (entry && !entry.buffer) this.fetch(f, 0, 1);
+  }
+
   /** Forget a file's blocks in memory (after a checksum mismatch). */
   forget(hash: string): void {
+    this.delivered.delete(hash);
     const prefix = `${hash}/`;
     for (const k of [...this.memory.keys()]) if (k.startsWith(prefix)) this.memory.delete(k);
   }
@@ -213,14 +255,15 @@ export class BlockStore {
   }
 
   /** A block arrived from the network: hand it to waiters, then write it to disk. */
-  private arrived(f: FileState, index: number, data: Buffer, mustWrite = false): void {
+  private arrived(f: FileState, index: number, data: Buffer, mustWrite = false): Promise<void> | undefined {
     const id = f.id(index);
     let entry = this.live.get(id);
     if (!entry) entry = this.register(id);
-    this.settle(f, index, entry, data, true, mustWrite);
+    return this.settle(f, index, entry, data, true, mustWrite);
   }
 
-  private settle(f: FileState, index: number, entry: Live, data: Buffer, write: boolean, mustWrite = false): void {
+  /** Hand the block to its waiters and write it to disk; returns the write (undefined: not written). */
+  private settle(f: FileState, index: number, entry: Live, data: Buffer, write: boolean, mustWrite = false): Promise<void> | undefined {
     const id = f.id(index);
     entry.buffer = data;
     entry.resolve(data);
@@ -233,8 +276,8 @@ export class BlockStore {
       this.counters.writesSkipped++;
       write = false;
     }
-    if (write) void this.opts.disk.write(f.hash, index, data, { cacheKey: f.source.cacheKey, size: f.source.size }).finally(done);
-    else done();
+    if (!write) return void done();
+    return this.opts.disk.write(f.hash, index, data, { cacheKey: f.source.cacheKey, size: f.source.size }).finally(done);
   }
 
   private fail(f: FileState, index: number, entry: Live, e: unknown): void {

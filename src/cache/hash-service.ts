@@ -64,6 +64,8 @@ export interface CrcResult {
 const SLOT = 1024 * 1024;
 /** Copy buffers kept for reuse. */
 const MAX_FREE = 6;
+/** digest() hashes buffers up to this size on the calling thread. */
+const INLINE_DIGEST = 64 * 1024;
 
 // CommonJS, evaluated in the worker (eval: works the same from .ts under test and from dist/).
 const WORKER_SOURCE = `
@@ -123,6 +125,19 @@ export class HashService {
     if (!algorithm) throw new Error(`unknown checksum algorithm ${type}`);
     const worker = this.ensureWorker();
     return worker ? this.workerJob(worker, algorithm) : mainThreadJob(createHash(algorithm));
+  }
+
+  /**
+   * Hex digest of one buffer. Up to 64 KiB (~0.1 ms of MD5) on this thread:
+   * less than the worker's round trip; larger ones go through a job.
+   */
+  async digest(type: Checksum['type'], data: Buffer): Promise<string> {
+    const algorithm = nodeAlgorithm(type);
+    if (!algorithm) throw new Error(`unknown checksum algorithm ${type}`);
+    if (data.length <= INLINE_DIGEST) return createHash(algorithm).update(data).digest('hex');
+    const job = this.start(type);
+    await job.update(data);
+    return job.digest();
   }
 
   /**

@@ -231,7 +231,7 @@ export class CachedFileReader implements FileReader {
   private startPass(): void {
     const { f, d } = this;
     const sum = f.source.checksum;
-    if (!sum || f.verifying || d.store.disk.isVerified(f.hash, f.blockCount)) return;
+    if (!sum || f.verifying || d.store.isVerified(f)) return;
     let job;
     try {
       job = d.hashes.start(sum.type);
@@ -278,7 +278,7 @@ export class CachedFileReader implements FileReader {
     // The verdict is recorded before readers waiting for it go on.
     if (!match) d.mismatched.mark(f.source.cacheKey);
     this.passDone();
-    if (match) return void d.store.disk.markVerified(f.hash);
+    if (match) return void d.store.disk.markVerified(f.hash, f.blockCount > 1);
     await this.mismatch(actual);
   }
 
@@ -325,6 +325,6 @@ export class CachedFileReader implements FileReader {
     if (actual.toLowerCase() !== sum.value.toLowerCase()) return this.mismatch(actual);
     d.mismatched.clear(f.source.cacheKey);
     d.log(`cache: file ${f.source.fileId}: a fresh copy matches its ${sum.type}; reads work again`);
-    void d.store.disk.markVerified(f.hash);
+    void d.store.disk.markVerified(f.hash, f.blockCount > 1);
   }
 }

@@ -2,7 +2,8 @@
 // DataFileZipper does: a folder entry per directoryLabel, duplicate names
 // suffixed "_N", tabular files with their header line (or their originals),
 // and MANIFEST.TXT last. Entries are stored, not deflated, and each blob is
-// opened only when yazl reaches it.
+// opened only when yazl reaches it, with its size as the end (an open-ended
+// read stream allocates its whole 1 MiB chunk, even for a 4 KB file).
 import type { Readable } from 'node:stream';
 import yazl from 'yazl';
 import type { DataFileRec, DatasetRec } from '../model.js';
@@ -31,7 +32,7 @@ export function fileEntrySource(store: Store, ds: DatasetRec, file: DataFileRec,
       folder,
       mime: t.originalFileFormat,
       size: t.originalFileSize,
-      open: () => store.blobs.read(t.originalBlob),
+      open: () => store.blobs.read(t.originalBlob, 0, t.originalFileSize),
     };
   }
   const name = fm?.label ?? `f${file.id}`;
@@ -42,10 +43,10 @@ export function fileEntrySource(store: Store, ds: DatasetRec, file: DataFileRec,
       folder,
       mime: file.contentType,
       size: header.length + file.filesize,
-      open: () => joined(header, store.blobs.read(file.blob)),
+      open: () => joined(header, store.blobs.read(file.blob, 0, file.filesize)),
     };
   }
-  return { name, folder, mime: file.contentType || 'application/octet-stream', size: file.filesize, open: () => store.blobs.read(file.blob) };
+  return { name, folder, mime: file.contentType || 'application/octet-stream', size: file.filesize, open: () => store.blobs.read(file.blob, 0, file.filesize) };
 }
 
 /** One requested file: either zipped, or named in the manifest with the reason it was skipped. */
