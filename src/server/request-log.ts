@@ -10,7 +10,10 @@ export interface RequestLogEntry {
   /** Path and query, with any key= parameter value masked. */
   path: string;
   range?: string;
+  /** Set when the response ended; 499 (nginx's "client closed request") when the connection closed before any answer. */
   status?: number;
+  /** The connection closed before the response was complete (the client gave up, or cut its request body short). */
+  aborted?: boolean;
   /** Response body bytes handed to the socket (counted by send()). */
   bytes: number;
   tokenSent: boolean;
@@ -43,7 +46,8 @@ export class RequestLog {
     const started = Date.now();
     const done = () => {
       if (entry.status !== undefined) return;
-      entry.status = res.statusCode;
+      entry.status = res.headersSent || res.writableFinished ? res.statusCode : 499;
+      if (!res.writableFinished) entry.aborted = true;
       entry.ms = Date.now() - started;
     };
     res.on('finish', done);

@@ -10,6 +10,7 @@ export interface LogEntry {
   path: string;
   range?: string;
   status?: number;
+  aborted?: boolean;
   bytes: number;
   tokenSent: boolean;
   ms?: number;
