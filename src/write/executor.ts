@@ -368,7 +368,10 @@ export class Executor {
     this.d.staging.hold(staged);
     try {
       if (base) files = await this.d.writes.replaceFile(base.fileId, body);
-      else if (streamed) files = await streamed.finish(e.size, JSON.stringify(json));
+      else if (streamed) {
+        e.finishing = streamed;
+        files = await streamed.finish(e.size, JSON.stringify(json)).finally(() => (e.finishing = undefined));
+      }
       else files = await this.d.writes.addFile(e.datasetId, body);
     } catch (err) {
       if (err instanceof StagedFileChanged || !outcomeUnknown(err)) await this.setInflight(e, undefined);

@@ -108,6 +108,8 @@ export interface Entry extends EntryRecord {
   hasher?: import('./running-hash.js').RunningHash;
   /** The add of this new file, streamed while it is written (see stream-upload.ts). */
   stream?: import('./stream-upload.js').StreamedAdd;
+  /** The streamed add being finished (its rest and jsonData on the way): a change to the file cuts it. */
+  finishing?: import('./stream-upload.js').StreamedAdd;
   /** A write into the staged file failed (disk full…): its content is incomplete and must not be uploaded. */
   writeError?: string;
 }

@@ -8,7 +8,7 @@
 // it: the server stores nothing from a body cut short, and the file is
 // uploaded the usual way after its close.
 import { open } from 'node:fs/promises';
-import { readPiece, streamedUpload, type MultipartUpload } from '../dataverse/upload-body.js';
+import { readPiece, StagedFileChanged, streamedUpload, type MultipartUpload } from '../dataverse/upload-body.js';
 import type { FileMetadataInfo } from '../dataverse/types.js';
 import { OCTET_STREAM } from './plan.js';
 
@@ -33,6 +33,26 @@ export interface StreamedAddOptions {
   where: string;
   /** The request starts once this many bytes are written (default STREAM_MIN_BYTES). */
   minBytes?: number;
+  /** Streams that may hold a connection at once, shared by every streamed add of the mount. */
+  slots: StreamSlots;
+}
+
+/**
+ * A count of the streamed requests on the wire: each holds one of the
+ * connections that reads and listings share, from its start until its answer
+ * (which may wait behind other uploads of the dataset), so only a few may run.
+ */
+export class StreamSlots {
+  private used = 0;
+  constructor(private readonly max: number) {}
+  take(): boolean {
+    if (this.used >= this.max) return false;
+    this.used++;
+    return true;
+  }
+  give(): void {
+    this.used--;
+  }
 }
 
 export class StreamedAdd {
@@ -44,7 +64,7 @@ export class StreamedAdd {
   private readonly ahead = new Map<number, number>();
   /** Bytes [0, sent) went into the body. */
   private sent = 0;
-  private readonly cut = new AbortController();
+  private readonly controller = new AbortController();
   private answer?: Promise<FileMetadataInfo[]>;
   private size?: number;
   private json?: (text: string) => void;
@@ -88,7 +108,7 @@ export class StreamedAdd {
       this.ahead.delete(this.durable);
       this.durable = end;
     }
-    if (!this.answer && this.durable >= (this.o.minBytes ?? STREAM_MIN_BYTES)) this.start();
+    if (!this.answer && this.durable >= (this.o.minBytes ?? STREAM_MIN_BYTES) && this.o.slots.take()) this.start();
     if (this.durable - this.sent >= READ_SIZE) this.wake?.();
   }
 
@@ -109,6 +129,26 @@ export class StreamedAdd {
     return this.answer;
   }
 
+  /** The last writer closed the file: it is complete, and waits for finish() however long the uploads before it take. */
+  closed(): void {
+    clearInterval(this.idleTimer);
+  }
+
+  /**
+   * The staged file changes (opened for writing again, truncated) while
+   * finish() sends its rest: cut the request unless every byte of the file
+   * is out already (then the server has the bytes whose MD5 was journaled,
+   * and the change is sent the usual way after). The request then fails
+   * with StagedFileChanged, as a usual upload of a file that changed does.
+   */
+  cut(why: string): void {
+    if (this.size === undefined) return this.abort(why);
+    if (this.stopped !== undefined || this.sent === this.size) return;
+    this.stopped = why;
+    this.controller.abort(new StagedFileChanged(why));
+    this.wake?.();
+  }
+
   /** Stop for good (the server stores nothing); a no-op once finish() was called. */
   abort(why: string): void {
     if (this.stopped !== undefined || this.size !== undefined) return;
@@ -117,14 +157,18 @@ export class StreamedAdd {
     this.ahead.clear();
     if (this.answer) {
       this.o.log(`streamed upload of ${this.o.where} stopped (${why}); it is uploaded after its close`);
-      this.cut.abort(new Error(`streamed upload stopped: ${why}`));
+      this.controller.abort(new Error(`streamed upload stopped: ${why}`));
       this.wake?.();
     }
   }
 
   private start(): void {
     const json = new Promise<string>((resolve) => (this.json = resolve));
-    this.answer = this.o.send(streamedUpload(this.o.partName, OCTET_STREAM, this.bytes(), json, this.cut.signal));
+    this.answer = this.o.send(streamedUpload(this.o.partName, OCTET_STREAM, this.bytes(), json, this.controller.signal));
+    void this.answer.then(
+      () => this.o.slots.give(),
+      () => this.o.slots.give(),
+    );
     // An answer before finish() (an early refusal, a reset) ends the stream; finish() hands the error over.
     this.answer.catch((e: unknown) => this.abort(`the request failed: ${(e as Error).message}`));
     this.idleTimer = setInterval(() => {

@@ -38,7 +38,7 @@ import {
 } from './names.js';
 import { Staging } from './staging.js';
 import { HashWorker, hashFileOffThread, type RunningHash } from './running-hash.js';
-import { STREAM_MIN_BYTES, StreamedAdd } from './stream-upload.js';
+import { STREAM_MIN_BYTES, StreamedAdd, StreamSlots } from './stream-upload.js';
 import { partNameFor, predictType, ZIP } from './plan.js';
 import { dirTimeKey, fileTimeKey, WriteState } from './state.js';
 import { buildOverlay, describeEntry, type PendingItem, type WriterStatus } from './overlay.js';
@@ -147,6 +147,8 @@ export class DraftWriter {
   private readonly log: (line: string) => void;
   private readonly writes: DataverseWrites;
   private readonly staging: Staging;
+  /** Two streamed adds at most hold a connection at once (a third big file is uploaded after its close). */
+  private readonly streamSlots = new StreamSlots(2);
   private state?: WriteState;
   private executor?: Executor;
   private readonly handles = new Map<number, Handle>();
@@ -318,7 +320,7 @@ export class DraftWriter {
     await this.requireEdit(datasetId);
     const e = await this.local(datasetId, p, found, opts.truncate ? 0 : undefined);
     if (opts.truncate && e.size > 0) await this.truncateEntry(e, 0);
-    stopStream(e, 'the file was opened for writing again');
+    stopForChange(e, 'the file was opened for writing again');
     e.writers++;
     e.activity = Date.now();
     return this.addHandle({ datasetId, path: p, write: true, entry: e, fh: await open(this.staging.path(e.staged!), 'r+') });
@@ -462,6 +464,7 @@ export class DraftWriter {
     e.writers = Math.max(0, e.writers - 1);
     e.activity = Date.now();
     if (e.writers === 0 && e.stream && !e.stream.started) stopStream(e, 'closed');
+    else if (e.writers === 0) e.stream?.closed();
     await this.persistEntry(e);
     if (e.writers === 0) this.executor!.wake(e.datasetId, this.executor!.readyAt(e));
   }
@@ -997,7 +1000,7 @@ export class DraftWriter {
   private async truncateEntry(e: Entry, size: number): Promise<void> {
     // Writes answered before the truncate land before it.
     await this.drainEntry(e);
-    stopStream(e, 'truncated');
+    stopForChange(e, 'truncated');
     e.gen++;
     this.sizeChanges++;
     await truncatePath(this.staging.path(e.staged!), size);
@@ -1022,6 +1025,7 @@ export class DraftWriter {
       log: this.log,
       where: `${e.path} in dataset ${e.datasetId}`,
       minBytes: this.o.streamFromBytes,
+      slots: this.streamSlots,
     });
   }
 
@@ -1096,6 +1100,12 @@ function checkMeta(patch: FileMeta): void {
       throw einval('categories must be a list of non-empty names');
     }
   }
+}
+
+/** The staged file is about to change: stop its streamed upload, also one being finished. */
+function stopForChange(e: Entry, why: string): void {
+  stopStream(e, why);
+  e.finishing?.cut(why);
 }
 
 /** Stop an entry's streamed upload, if any (it is then uploaded the usual way). */
