@@ -141,4 +141,25 @@ describe('files a zip leaves out or brings damaged', () => {
       await rm(out, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it('a server without Range support (old Dataverse): no zips; the restricted file is EACCES, every other file intact', async () => {
+    const reader = await createUser(api, 'olga');
+    const control = new Control(srv.url);
+    await control.setFaults({ noRange: true });
+    const m = await startMount(srv.url, { token: reader.token });
+    const out = await mkdtemp(path.join(os.tmpdir(), 'dvfs-small-'));
+    try {
+      const since = await control.mark();
+      const r = await run('cp', ['-r', path.join(m.mountpoint, 'small', folderFor(pid), '1.0', 'many'), out]);
+      expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/f05\.bin.*Permission denied/)]);
+      const copied = (await readdir(path.join(out, 'many'))).filter((n) => n !== RESTRICTED);
+      expect(copied).toHaveLength(15);
+      for (const name of copied) expect(md5(await readFile(path.join(out, 'many', name))), name).toBe(md5(data[name]));
+      expect(zips((await control.requests(since)).entries)).toEqual([]);
+    } finally {
+      await control.resetFaults();
+      await m.dispose();
+      await rm(out, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

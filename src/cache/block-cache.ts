@@ -22,6 +22,8 @@ import { fetchZip, type ZipSource } from './zip-fetch.js';
 import type { CacheStats, FileReader, FileSource } from './types.js';
 
 const MiB = 1024 * 1024;
+/** Zips that failed in a row before a mount stops asking for them (a proxy that refuses them, an old zipper). */
+const MAX_ZIP_FAILURES = 3;
 
 export interface BlockCacheOptions {
   /** Cache directory (created with mode 0700); blocks go to `<dir>/blocks`. */
@@ -85,6 +87,7 @@ export class BlockCache {
   private readonly client: ZipSource;
   private readonly log: (line: string) => void;
   private closed = false;
+  private zipFailures = 0;
 
   /** A cache whose index is loaded. */
   static async create(opts: BlockCacheOptions): Promise<BlockCache> {
@@ -170,7 +173,9 @@ export class BlockCache {
    * zip has ended.
    */
   async fetchMany(sources: readonly FileSource[]): Promise<void> {
-    if (this.closed) return;
+    // Old servers (no Range): a file the zip leaves out falls back to a whole-file stream, which needs
+    // the FileState its readers registered; zips are off there. And off after repeated failures.
+    if (this.closed || this.store.streaming() || this.zipFailures >= MAX_ZIP_FAILURES) return;
     const claimed = new Map<FileSource, FileState>();
     for (const s of sources) {
       const f = this.files.get(s.cacheKey) ?? new FileState(s, keyHash(s.cacheKey), this.blockSize);
@@ -183,8 +188,10 @@ export class BlockCache {
         claimed.delete(s);
         this.store.deliver(f, data);
       });
+      this.zipFailures = 0;
     } catch (e) {
       this.log(`cache: zip of ${sources.length} files failed (${(e as Error).message}); fetching them one by one`);
+      if (++this.zipFailures === MAX_ZIP_FAILURES) this.log(`cache: ${MAX_ZIP_FAILURES} zips in a row failed; small files are fetched one by one from now on`);
     }
     for (const f of claimed.values()) this.store.unclaimed(f);
   }

@@ -1,7 +1,10 @@
 // Many small files in one request: `GET /api/access/datafiles/{ids}` answers
-// with a zip (dataverse-api-notes.md §5.6), unpacked here while it streams
-// (fflate's Unzip: stored and deflated entries, sizes in the local header or
-// in a data descriptor after the data).
+// with a zip (dataverse-api-notes.md §5.6). The zip (a batch is a few MiB at
+// most) is read whole and unpacked through its central directory with
+// fflate's unzipSync: a streaming unpacker has to find the end of an entry
+// sent with a data descriptor by looking for the next header signature, and
+// files that hold zips themselves (.xlsx, .docx, .npz: stored as they are,
+// since they do not compress) made it cut that entry and lose every later one.
 //
 // Each entry is matched to a requested file by its content (size, then
 // checksum), never by its name: the server names entries after the file's
@@ -11,7 +14,7 @@
 // :ZipDownloadLimit. What is delivered has passed its checksum; whatever is
 // not delivered (left out, damaged, a broken body) is the caller's to fetch
 // one by one.
-import { Unzip, UnzipInflate, type UnzipFile } from 'fflate';
+import { unzipSync } from 'fflate';
 import type { Checksum } from '../dataverse/types.js';
 import type { FileSource } from './types.js';
 
@@ -19,11 +22,14 @@ export interface ZipSource {
   streamZip(fileIds: number[], query: string, onData: (chunk: Buffer) => void): Promise<void>;
 }
 
+/** Room for the zip's own headers, names, central directory and MANIFEST.TXT beyond the files' bytes. */
+const ZIP_OVERHEAD = (files: number) => (1 << 20) + files * 1024;
+
 /**
  * Fetch `sources` (whole files with a checksum, of one dataset, all with the
  * same variant query: '' or 'format=original') in one zip; `deliver` is called
  * for each file whose bytes arrived and matched. Rejects with the request's
- * error (the files delivered before it stay delivered).
+ * error, or when the zip cannot be read (nothing is delivered then).
  */
 export async function fetchZip(
   client: ZipSource,
@@ -33,54 +39,39 @@ export async function fetchZip(
 ): Promise<void> {
   const bySize = new Map<number, FileSource[]>();
   for (const s of sources) bySize.set(s.size, [...(bySize.get(s.size) ?? []), s]);
-  const largest = Math.max(...sources.map((s) => s.size));
-  const checks: Promise<void>[] = [];
-
-  const match = async (data: Buffer) => {
+  // Deflate can grow incompressible bytes a little; a zip far bigger than asked for is not this batch.
+  const limit = sources.reduce((n, s) => n + s.size, 0) * 1.01 + ZIP_OVERHEAD(sources.length);
+  const parts: Buffer[] = [];
+  let received = 0;
+  await client.streamZip(
+    sources.map((s) => s.fileId),
+    sources[0].query,
+    (chunk) => {
+      received += chunk.length;
+      if (received > limit) throw new Error(`the zip is bigger than the ${sources.length} files asked for`);
+      parts.push(chunk);
+    },
+  );
+  let entries: Record<string, Uint8Array>;
+  try {
+    // Only entries of a size asked for are unpacked (not MANIFEST.TXT, folders, or files of other sizes).
+    entries = unzipSync(Buffer.concat(parts, received), { filter: (f) => bySize.has(f.originalSize) && !f.name.endsWith('/') });
+  } catch (e) {
+    throw new Error(`the zip could not be read: ${(e as Error).message}`);
+  }
+  for (const data of Object.values(entries)) {
     const candidates = bySize.get(data.length);
-    if (!candidates) return;
+    if (!candidates) continue;
+    const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     const sums = new Map<string, string>();
     for (const s of [...candidates]) {
       const sum = s.checksum!;
       let actual = sums.get(sum.type);
-      if (actual === undefined) sums.set(sum.type, (actual = await digest(sum.type, data)));
-      const at = candidates.indexOf(s);
-      if (actual !== sum.value.toLowerCase() || at < 0) continue;
+      if (actual === undefined) sums.set(sum.type, (actual = await digest(sum.type, buf)));
+      if (actual !== sum.value.toLowerCase()) continue;
       // Two files with the same bytes are both served by either entry.
-      candidates.splice(at, 1);
-      deliver(s, data);
+      candidates.splice(candidates.indexOf(s), 1);
+      deliver(s, buf);
     }
-  };
-
-  const unzip = new Unzip((file: UnzipFile) => {
-    if (file.name.endsWith('/')) return; // a folder entry
-    const parts: Uint8Array[] = [];
-    let n = 0;
-    file.ondata = (err, chunk, final) => {
-      if (err || n + chunk.length > largest) {
-        // Damaged or larger than any file asked for (MANIFEST.TXT of a big batch): not one of ours.
-        file.terminate();
-        return;
-      }
-      parts.push(chunk);
-      n += chunk.length;
-      if (final) checks.push(match(Buffer.concat(parts, n)));
-    };
-    try {
-      file.start();
-    } catch {
-      // A compression method fflate does not know: that file comes one by one.
-    }
-  });
-  unzip.register(UnzipInflate);
-  try {
-    await client.streamZip(
-      sources.map((s) => s.fileId),
-      sources[0].query,
-      (chunk) => unzip.push(chunk),
-    );
-    unzip.push(new Uint8Array(0), true);
-  } finally {
-    await Promise.all(checks);
   }
 }

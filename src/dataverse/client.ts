@@ -213,11 +213,12 @@ export class DataverseClient {
   async streamZip(fileIds: number[], query: string, onData: (chunk: Buffer) => void): Promise<void> {
     const url = this.transport.url(`api/v1/access/datafiles/${fileIds.join(',')}`);
     if (query) url.search = query;
-    let res = await this.transport.sendWithRetry('GET', url);
+    // One attempt: readers wait for the files of a batch, and anything a zip does not bring is fetched alone anyway.
+    let res = await this.transport.send('GET', url);
     if (res.status >= 300 && res.status < 400 && res.headers.location) {
       // :CustomZipDownloadServiceUrl: an external zipper (another origin never gets the token).
       await res.body.dump();
-      res = await this.transport.sendWithRetry('GET', new URL(String(res.headers.location), url));
+      res = await this.transport.send('GET', new URL(String(res.headers.location), url));
     }
     const label = `GET ${url.pathname}`;
     if (res.status !== 200) throw errorFrom(res.status, await res.body.text().catch(() => ''), label);
