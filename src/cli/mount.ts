@@ -69,6 +69,13 @@ export interface MountSettings {
   debug: boolean;
 }
 
+/** --stream-from: at least 1 MiB (a stream holds a connection; small files gain nothing from it). */
+function streamFrom(v: string): number {
+  const n = parseSize(v, '--stream-from');
+  if (n < 1 << 20) throw new Error(`--stream-from must be at least 1M (or off), got '${v}'`);
+  return n;
+}
+
 export async function runMount(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -120,7 +127,7 @@ export async function runMount(args: string[]): Promise<number> {
     tabular: values.tabular,
     showVariants: values['show-variants']!,
     quietSeconds: positiveNumber(values['quiet-period']!, '--quiet-period'),
-    streamFromBytes: values['stream-from'] === 'off' ? Infinity : parseSize(values['stream-from']!, '--stream-from'),
+    streamFromBytes: values['stream-from'] === 'off' ? Infinity : streamFrom(values['stream-from']!),
     localOnly: values['local-only']!,
     readOnly: values['read-only']!,
     allowOther: values['allow-other']!,
