@@ -133,7 +133,8 @@ export class BlockStore {
     const written = this.arrived(f, 0, data);
     const done = () => void this.delivered.delete(f.hash);
     if (!written) return done();
-    void written.then(() => this.opts.disk.markVerified(f.hash, false)).finally(done);
+    // Verified only if the checked block is what the cache holds now (not a failed, purged or evicted write).
+    void written.then(() => (this.opts.disk.holds(f.hash, 0) ? this.opts.disk.markVerified(f.hash, false) : undefined)).finally(done);
   }
 
   /** True when the file's bytes here were checked against its checksum (just delivered so, or marked on disk). */

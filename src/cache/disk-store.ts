@@ -106,6 +106,11 @@ export class DiskStore {
     return !this.loaded || this.records.has(id(hash, index));
   }
 
+  /** The block is in the index now (written and not evicted or purged since). */
+  holds(hash: string, index: number): boolean {
+    return this.records.has(id(hash, index));
+  }
+
   /** True when the whole file's blocks are on disk and were verified against its checksum. */
   isVerified(hash: string, blockCount: number): boolean {
     const e = this.entries.get(hash);
