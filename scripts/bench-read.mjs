@@ -273,7 +273,7 @@ events {} http { access_log off; sendfile on; server { listen 127.0.0.1:${port};
     hdRate = mbps(BIG, await timed(`timeout 120 cat '${hmnt}/big.bin' > /dev/null`));
   } catch (e) {
     // cat often fails without a word (timeout's 124, or EIO): httpdirfs's own last line says more.
-    const why = String(e.stderr ?? '').trim().split('\n')[0] || (e.code === 124 ? 'no data within 120 s' : `cat exited ${e.code ?? '?'}`);
+    const why = String(e.stderr ?? '').trim().split('\n')[0] || (e.code === 124 ? 'not done within 120 s' : `cat exited ${e.code ?? '?'}`);
     note = `failed: ${why}; httpdirfs: ${hd.output().trim().split('\n').pop() || 'no output'}`;
   }
   row('reference: httpdirfs of nginx (MB/s)', hdRate, 'httpdirfs', nginxCurl, 'curl of nginx', hdRate / nginxCurl, note || 'Debian 1.2.5');
