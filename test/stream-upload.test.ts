@@ -8,7 +8,7 @@ import path from 'node:path';
 import { dir as tmpDir } from 'tmp-promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StagedFileChanged, type MultipartUpload } from '../src/dataverse/upload-body.js';
-import { StreamedAdd, StreamSlots } from '../src/write/stream-upload.js';
+import { StreamedAdd, StreamSlots, StreamStopped } from '../src/write/stream-upload.js';
 
 const MiB = 1024 * 1024;
 let work: { path: string; cleanup(): Promise<void> };
@@ -97,6 +97,30 @@ describe('StreamedAdd', () => {
     expect(req.signal()?.aborted).toBe(false);
     const body = Buffer.concat(req.got);
     expect(body.toString('latin1')).toContain('{"label":"whole.bin"}');
+  });
+
+  it('a refusal before finish() (429 with Retry-After) stops the stream and is handed over as the cause', async () => {
+    const file = await stagedFile('busy.bin', 2 * MiB);
+    const refusal = Object.assign(new Error('Too Many Requests'), { retryAfterMs: 5000 });
+    let sent = 0;
+    const s = new StreamedAdd({
+      file,
+      partName: 'busy.bin',
+      send: async () => {
+        sent++;
+        throw refusal;
+      },
+      log: () => {},
+      where: 'busy.bin',
+      minBytes: MiB,
+      slots: new StreamSlots(2),
+    });
+    writeAll(s, 2 * MiB);
+    await wait(0);
+    expect(sent).toBe(1);
+    const err = await s.finish(2 * MiB, '{}').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StreamStopped);
+    expect((err as Error).cause).toBe(refusal);
   });
 
   it('only as many streams as slots hold a connection; a freed slot lets the next big file stream', async () => {

@@ -683,7 +683,12 @@ export class Executor {
       return;
     }
     if (err instanceof PermanentError) return this.fail(e, message);
-    if (err instanceof StreamStopped) return; // nothing was stored: the next round sends it the usual way
+    if (err instanceof StreamStopped) {
+      // Nothing was stored: the next round sends it the usual way, after the Retry-After of a refusal (429, 503).
+      const hinted = retryAfterOf(err.cause);
+      if (hinted !== undefined) e.retryAt = Date.now() + Math.min(hinted, Math.max(o.retryMaxMs, 60_000));
+      return;
+    }
     // A timeout leaves the server possibly still working on the request: the check waits for it to settle.
     if (e.inflight && err instanceof DataverseError && (err.status === 504 || /TIMEOUT/i.test(err.message))) e.settle = true;
     const lock = await this.lockSuspected(e, err);

@@ -70,6 +70,8 @@ export class StreamedAdd {
   private json?: (text: string) => void;
   private wake?: () => void;
   private stopped?: string;
+  /** The server's early answer, when it refused the request before finish() (its Retry-After is honoured). */
+  private refusal?: unknown;
   private lastWrite = Date.now();
   private idleTimer?: NodeJS.Timeout;
 
@@ -121,7 +123,9 @@ export class StreamedAdd {
     if (this.stopped === undefined && this.answer && (size !== this.next || size !== this.durable)) {
       this.abort(`the file has ${size} bytes, ${this.durable} of them written in order`);
     }
-    if (this.stopped !== undefined || !this.answer) return Promise.reject(new StreamStopped(`the streamed upload stopped: ${this.stopped ?? 'not started'}`));
+    if (this.stopped !== undefined || !this.answer) {
+      return Promise.reject(new StreamStopped(`the streamed upload stopped: ${this.stopped ?? 'not started'}`, { cause: this.refusal }));
+    }
     this.size = size;
     clearInterval(this.idleTimer);
     this.json?.(jsonData);
@@ -170,7 +174,10 @@ export class StreamedAdd {
       () => this.o.slots.give(),
     );
     // An answer before finish() (an early refusal, a reset) ends the stream; finish() hands the error over.
-    this.answer.catch((e: unknown) => this.abort(`the request failed: ${(e as Error).message}`));
+    this.answer.catch((e: unknown) => {
+      this.refusal ??= e;
+      this.abort(`the request failed: ${(e as Error).message}`);
+    });
     this.idleTimer = setInterval(() => {
       if (Date.now() - this.lastWrite > IDLE_MS) this.abort(`no write for ${IDLE_MS / 1000} s`);
     }, IDLE_MS / 4);
