@@ -163,3 +163,52 @@ describe('files a zip leaves out or brings damaged', () => {
     }
   }, 60_000);
 });
+
+describe('ingested tables among small files', () => {
+  let srv: ServeProcess;
+  let api: Api;
+  let pid: string;
+  const data: Record<string, Buffer> = {};
+
+  beforeAll(async () => {
+    srv = await startServe();
+    api = new Api(srv.url, srv.adminToken);
+    await createCollection(api, 'root', 'tables');
+    await publishCollection(api, 'tables');
+    let datasetId: number;
+    ({ id: datasetId, pid } = await createDataset(api, 'tables', 'Tables'));
+    for (let i = 0; i < 12; i++) {
+      // Every other file a CSV the server ingests: the mount shows its original, which comes with format=original.
+      const csv = i % 2 === 0;
+      const name = csv ? `t${i}.csv` : `b${i}.bin`;
+      data[name] = csv ? Buffer.from(`id,value\n${Array.from({ length: 20 + i }, (_, k) => `${k},${k * i}`).join('\n')}\n`) : randomBytes(500 + i);
+      const r = await addFile(api, datasetId, name, data[name], { directoryLabel: 'mixed', ...(csv ? { contentType: 'text/csv' } : {}) });
+      expect(r.status).toBe(200);
+    }
+    await waitForNoLocks(api, datasetId);
+    await publishDataset(api, datasetId);
+  }, 60_000);
+  afterAll(async () => {
+    await srv?.dispose();
+  });
+
+  it('cp -r brings every file as uploaded (the originals of the ingested tables), tables in zips of format=original', async () => {
+    const control = new Control(srv.url);
+    const m = await startMount(srv.url, { token: srv.adminToken });
+    const out = await mkdtemp(path.join(os.tmpdir(), 'dvfs-tables-'));
+    try {
+      const since = await control.mark();
+      const r = await run('cp', ['-r', path.join(m.mountpoint, 'tables', folderFor(pid), '1.0', 'mixed'), out]);
+      expect(r.stderr).toBe('');
+      const names = (await readdir(path.join(out, 'mixed'))).sort();
+      expect(names).toEqual(Object.keys(data).sort());
+      for (const name of names) expect(md5(await readFile(path.join(out, 'mixed', name))), name).toBe(md5(data[name]));
+      const log = (await control.requests(since)).entries.filter((e) => e.method === 'GET' && e.path.includes('/access/datafiles/'));
+      expect(log.some((e) => e.path.endsWith('?format=original'))).toBe(true);
+      expect(log.every((e) => e.status === 200)).toBe(true);
+    } finally {
+      await m.dispose();
+      await rm(out, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
