@@ -3,7 +3,7 @@
 // setfattr, touch), checked against the server's own listing, downloads and
 // request log — never against what the mount says about itself.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, readlink, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readlink, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,6 +80,10 @@ describe('rsync -a of a tree into a draft', () => {
     await buildTree(src, BIG);
     const expected = await sourceFiles(src);
     const dest = draftOf(mnt, ds.tree);
+    // The source folder's mtime equal to what the draft folder shows now: rsync then never sets the
+    // draft folder's time, and what it shows must stay put while the uploads land (and after a remount).
+    const shown = (await stat(dest)).mtime;
+    await utimes(src, shown, shown);
     const mark = await control.mark();
 
     const first = await sh('rsync', ['-a', `${src}/`, `${dest}/`]);

@@ -246,7 +246,10 @@ export class Namespace {
 
   /** The draft folder of a dataset, through the write path (local changes shown on top of the server's listing). */
   private writableDraftDir(ds: DatasetInfo, v: VersionInfo, source: DraftSource, editable: boolean): DirNode {
-    const mtime = dateOf(v.releaseTime ?? v.lastUpdateTime);
+    // Folders without a remembered mtime show the draft's creation time, not its last update: every
+    // upload moves the last update, and a folder whose time rsync saw equal to its source (and so
+    // never set) would change under it when the uploads land.
+    const mtime = dateOf(v.versionState === 'DRAFT' ? (v.createTime ?? v.lastUpdateTime) : (v.releaseTime ?? v.lastUpdateTime));
     const pid = datasetPid(ds);
     const tree = new DraftTree({
       datasetId: ds.id,
