@@ -51,10 +51,16 @@ async function expectOnly(d: { id: number }, p: string, bytes: Buffer): Promise<
   expect(await downloadMd5(ed, listed[0].id)).toBe(md5(bytes));
 }
 
-/** The add requests of a dataset since `mark`, as the server's log has them: "200" for a completed one, "aborted" for one cut short. */
+/**
+ * The add requests of a dataset since `mark`, as the server's log has them: "200" for a completed
+ * one, "aborted" for one cut short (waiting a moment for the server to see a connection close).
+ */
 async function adds(mark: number, d: { id: number }): Promise<string[]> {
-  const log = (await control.requests(mark)).entries;
-  return log.filter((e) => e.method === 'POST' && e.path.endsWith(`/datasets/${d.id}/add`)).map((e) => (e.aborted ? 'aborted' : String(e.status)));
+  for (let i = 0; ; i++) {
+    const log = (await control.requests(mark)).entries.filter((e) => e.method === 'POST' && e.path.endsWith(`/datasets/${d.id}/add`));
+    if (log.every((e) => e.status !== undefined) || i === 50) return log.map((e) => (e.aborted ? 'aborted' : String(e.status)));
+    await new Promise((res) => setTimeout(res, 100));
+  }
 }
 
 /** The mount's log shows `re` (its output arrives through a pipe: give it a moment). */
