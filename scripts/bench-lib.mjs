@@ -67,6 +67,27 @@ export async function stop(child, signal = 'SIGTERM', graceMs = 20_000) {
   children.delete(child.p);
 }
 
+/**
+ * `dvfs mount` of `url` on a new folder in the work folder, with the token in
+ * its environment (never in its arguments); resolves once it is mounted.
+ */
+export async function mountDvfs({ cli, url, token, cacheDir, args = [] }) {
+  const mnt = await mkdtemp(path.join(work, 'mnt-'));
+  cacheDir ??= await mkdtemp(path.join(work, 'cache-'));
+  const m = start(process.execPath, [cli, 'mount', url, mnt, '--cache-dir', cacheDir, ...args], /dvfs: mounted /, { ...process.env, DATAVERSE_API_TOKEN: token });
+  await m.ready;
+  mounts.add(mnt);
+  return {
+    mnt,
+    cacheDir,
+    pid: m.p.pid,
+    async close(signal, graceMs) {
+      await stop(m, signal, graceMs);
+      mounts.delete(mnt);
+    },
+  };
+}
+
 /** CPU seconds (user + system) a process has used so far. */
 export async function cpuSeconds(pid) {
   const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ');

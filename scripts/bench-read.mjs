@@ -8,7 +8,7 @@ import { createWriteStream } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { cleanup, cpuSeconds, execFile, mbps, median, mounts, REPS, sleep, start, stop, table, timed, workDir } from './bench-lib.mjs';
+import { cleanup, cpuSeconds, execFile, mbps, median, mountDvfs, mounts, REPS, sleep, start, stop, table, timed, workDir } from './bench-lib.mjs';
 
 const CLI = process.env.DVFS_CLI;
 if (!CLI) throw new Error('run through scripts/bench');
@@ -76,22 +76,12 @@ const manyRel = path.join(...climate.split('/'), folderOf(`${many.protocol}:${ma
 
 // --- mounts ---
 async function mount(opts = {}) {
-  const mnt = await mkdtemp(path.join(work, 'mnt-'));
-  const cacheDir = opts.cacheDir ?? (await mkdtemp(path.join(work, 'cache-')));
-  const m = start(process.execPath, [CLI, 'mount', url, mnt, '--cache-dir', cacheDir, ...(opts.args ?? [])], /dvfs: mounted /, { ...process.env, DATAVERSE_API_TOKEN: token });
-  await m.ready;
-  mounts.add(mnt);
+  const m = await mountDvfs({ cli: CLI, url, token, ...opts });
   return {
-    mnt,
-    cacheDir,
-    pid: m.p.pid,
+    ...m,
     async peakRssMiB() {
-      const status = await readFile(`/proc/${m.p.pid}/status`, 'utf8');
+      const status = await readFile(`/proc/${m.pid}/status`, 'utf8');
       return Number(/VmHWM:\s+(\d+)/.exec(status)[1]) / 1024;
-    },
-    async close() {
-      await stop(m);
-      mounts.delete(mnt);
     },
   };
 }

@@ -8,7 +8,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { cleanup, cpuSeconds, execFile, mbps, median, mounts, REPS, start, stop, table, timed, timedCpu, workDir } from './bench-lib.mjs';
+import { cleanup, cpuSeconds, execFile, mbps, median, mounts, mountDvfs, REPS, start, stop, table, timed, timedCpu, workDir } from './bench-lib.mjs';
 
 const CLI = process.env.DVFS_CLI;
 if (!CLI) throw new Error('run through scripts/bench');
@@ -68,21 +68,12 @@ await randomFile(big, BIG);
 
 // --- mounts ---
 async function mount(args = []) {
-  const mnt = await mkdtemp(path.join(work, 'mnt-'));
-  const cacheDir = path.join(work, `cache-${mounts.size}`);
-  const m = start(process.execPath, [CLI, 'mount', url, mnt, '--cache-dir', cacheDir, ...args], /dvfs: mounted /, { ...process.env, DATAVERSE_API_TOKEN: token });
-  await m.ready;
-  mounts.add(mnt);
+  const m = await mountDvfs({ cli: CLI, url, token, args });
   return {
-    mnt,
-    cacheDir,
-    pid: m.p.pid,
-    draft: (ds) => path.join(mnt, 'wbench', ds.folder, 'draft'),
-    sync: `node '${CLI}' sync '${mnt}' 2>/dev/null`,
-    async close(signal) {
-      await stop(m, signal, 600_000); // unmount waits for pending uploads
-      mounts.delete(mnt);
-    },
+    ...m,
+    draft: (ds) => path.join(m.mnt, 'wbench', ds.folder, 'draft'),
+    sync: `node '${CLI}' sync '${m.mnt}' 2>/dev/null`,
+    close: (signal) => m.close(signal, 600_000), // unmount waits for pending uploads
   };
 }
 

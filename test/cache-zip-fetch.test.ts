@@ -25,12 +25,13 @@ async function zipOf(entries: [string, Buffer][], compress: boolean): Promise<Bu
   return Buffer.concat(parts);
 }
 
-/** A client whose zip answer is `zip`, handed over in small pieces. */
+/** A client whose zip answer is `zip` (refused, as getBytes does, when over the limit asked for). */
 function clientFor(zip: Buffer, asked: number[][] = []) {
   return {
-    async streamZip(ids: number[], _query: string, onData: (chunk: Buffer) => void) {
+    async downloadZip(ids: number[], _query: string, maxBytes: number) {
       asked.push(ids);
-      for (let i = 0; i < zip.length; i += 777) onData(zip.subarray(i, i + 777));
+      if (zip.length > maxBytes) throw new Error(`download larger than ${maxBytes} bytes`);
+      return zip;
     },
   };
 }
@@ -81,21 +82,18 @@ describe('fetchZip', () => {
     }
   });
 
-  it('asks for all the ids in one request; a broken body delivers nothing (every file is fetched alone)', async () => {
+  it('asks for all the ids in one request; a cut or oversized zip delivers nothing (every file is fetched alone)', async () => {
     const a = randomBytes(1000);
     const b = randomBytes(1000);
     const zip = await zipOf([['a.bin', a], ['b.bin', b]], false);
-    const asked: number[][] = [];
-    const broken = {
-      async streamZip(ids: number[], query: string, onData: (chunk: Buffer) => void) {
-        asked.push(ids);
-        onData(zip.subarray(0, 1500)); // a.bin whole, b.bin cut
-        throw new Error('socket hang up');
-      },
-    };
     const got = new Map<number, Buffer>();
-    await expect(fetchZip(broken, [source(7, a), source(8, b)], (_t, d) => md5(d), (s, d) => got.set(s.fileId, d))).rejects.toThrow('socket hang up');
+    const fetch = (client: ReturnType<typeof clientFor>) => fetchZip(client, [source(7, a), source(8, b)], (_t, d) => md5(d), (s, d) => got.set(s.fileId, d));
+    const asked: number[][] = [];
+    // a.bin whole, b.bin and the central directory cut off
+    await expect(fetch(clientFor(zip.subarray(0, 1500), asked))).rejects.toThrow(/the zip could not be read/);
     expect(asked).toEqual([[7, 8]]);
+    // a body of many MiB for two files of 1,000 bytes is not their zip
+    await expect(fetch(clientFor(Buffer.concat([zip, Buffer.alloc(2 << 20)])))).rejects.toThrow(/larger than/);
     expect([...got.keys()]).toEqual([]);
   });
 });

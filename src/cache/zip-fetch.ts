@@ -19,11 +19,8 @@ import type { Checksum } from '../dataverse/types.js';
 import type { FileSource } from './types.js';
 
 export interface ZipSource {
-  streamZip(fileIds: number[], query: string, onData: (chunk: Buffer) => void): Promise<void>;
+  downloadZip(fileIds: number[], query: string, maxBytes: number): Promise<Buffer>;
 }
-
-/** Room for the zip's own headers, names, central directory and MANIFEST.TXT beyond the files' bytes. */
-const ZIP_OVERHEAD = (files: number) => (1 << 20) + files * 1024;
 
 /**
  * Fetch `sources` (whole files with a checksum, of one dataset, all with the
@@ -39,23 +36,19 @@ export async function fetchZip(
 ): Promise<void> {
   const bySize = new Map<number, FileSource[]>();
   for (const s of sources) bySize.set(s.size, [...(bySize.get(s.size) ?? []), s]);
-  // Deflate can grow incompressible bytes a little; a zip far bigger than asked for is not this batch.
-  const limit = sources.reduce((n, s) => n + s.size, 0) * 1.01 + ZIP_OVERHEAD(sources.length);
-  const parts: Buffer[] = [];
-  let received = 0;
-  await client.streamZip(
+  // A zip far bigger than the files asked for is not this batch. Room for deflate growing incompressible
+  // bytes a little, and for the zip's own headers, names, central directory and MANIFEST.TXT.
+  const files = sources.reduce((n, s) => n + s.size, 0);
+  const limit = Math.ceil(files * 1.01) + (1 << 20) + sources.length * 1024;
+  const zip = await client.downloadZip(
     sources.map((s) => s.fileId),
     sources[0].query,
-    (chunk) => {
-      received += chunk.length;
-      if (received > limit) throw new Error(`the zip is bigger than the ${sources.length} files asked for`);
-      parts.push(chunk);
-    },
+    limit,
   );
   let entries: Record<string, Uint8Array>;
   try {
     // Only entries of a size asked for are unpacked (not MANIFEST.TXT, folders, or files of other sizes).
-    entries = unzipSync(Buffer.concat(parts, received), { filter: (f) => bySize.has(f.originalSize) && !f.name.endsWith('/') });
+    entries = unzipSync(zip, { filter: (f) => bySize.has(f.originalSize) && !f.name.endsWith('/') });
   } catch (e) {
     throw new Error(`the zip could not be read: ${(e as Error).message}`);
   }

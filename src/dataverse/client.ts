@@ -176,16 +176,19 @@ export class DataverseClient {
 
   /**
    * The whole body of a small generated download (DDI, thumbnails, bundles,
-   * subsets…), for variants whose size the listing does not tell. Refuses
-   * bodies over `maxBytes`.
+   * subsets, zips…), for variants whose size the listing does not tell.
+   * Refuses bodies over `maxBytes`. A redirect (an external zipper, object
+   * storage) is followed; another origin never gets the token. `once`: no
+   * retries.
    */
-  async getBytes(path: string, query = '', maxBytes = 256 * 1024 * 1024): Promise<Buffer> {
+  async getBytes(path: string, query = '', maxBytes = 256 * 1024 * 1024, once = false): Promise<Buffer> {
     const url = this.transport.url(`api/v1/${path}`);
     if (query) url.search = query;
-    let res = await this.transport.sendWithRetry('GET', url);
+    const get = (u: URL) => (once ? this.transport.send('GET', u) : this.transport.sendWithRetry('GET', u));
+    let res = await get(url);
     if (res.status >= 300 && res.status < 400 && res.headers.location) {
       await res.body.dump();
-      res = await this.transport.sendWithRetry('GET', new URL(String(res.headers.location), url));
+      res = await get(new URL(String(res.headers.location), url));
     }
     if (res.status !== 200) throw errorFrom(res.status, await res.body.text().catch(() => ''), `GET ${url.pathname}`);
     const parts: Buffer[] = [];
@@ -204,41 +207,17 @@ export class DataverseClient {
 
   /**
    * A zip of several files of one dataset (`GET /api/access/datafiles/{ids}`,
-   * dataverse-api-notes.md §5.6), its body handed to `onData` as it arrives.
-   * The server leaves out files the caller may not read or that exceed its
-   * zip size limit (naming them in MANIFEST.TXT): the caller fetches what
-   * the zip did not deliver one by one. No resume either: a broken body ends
-   * the call with its error, after the bytes that came.
+   * dataverse-api-notes.md §5.6), whole. The server leaves out files the
+   * caller may not read or that exceed its zip size limit (naming them in
+   * MANIFEST.TXT): the caller fetches what the zip did not bring one by one.
+   * One attempt: readers wait for the files of a zip, and whatever it misses
+   * is fetched alone anyway.
    */
-  async streamZip(fileIds: number[], query: string, onData: (chunk: Buffer) => void): Promise<void> {
-    const url = this.transport.url(`api/v1/access/datafiles/${fileIds.join(',')}`);
-    if (query) url.search = query;
-    // One attempt: readers wait for the files of a batch, and anything a zip does not bring is fetched alone anyway.
-    let res = await this.transport.send('GET', url);
-    if (res.status >= 300 && res.status < 400 && res.headers.location) {
-      // :CustomZipDownloadServiceUrl: an external zipper (another origin never gets the token).
-      await res.body.dump();
-      res = await this.transport.send('GET', new URL(String(res.headers.location), url));
-    }
-    const label = `GET ${url.pathname}`;
-    if (res.status !== 200) throw errorFrom(res.status, await res.body.text().catch(() => ''), label);
+  async downloadZip(fileIds: number[], query: string, maxBytes: number): Promise<Buffer> {
+    const zip = await this.getBytes(`access/datafiles/${fileIds.join(',')}`, query, maxBytes, true);
     this.stats.zipRequests++;
-    const body = res.body;
-    await new Promise<void>((resolve, reject) => {
-      const onChunk = (chunk: Buffer) => {
-        this.stats.bytesRead += chunk.length;
-        try {
-          onData(chunk);
-        } catch (e) {
-          body.off('data', onChunk);
-          body.destroy();
-          reject(e);
-        }
-      };
-      body.on('data', onChunk);
-      body.once('end', () => resolve());
-      body.once('error', (e: unknown) => reject(e));
-    });
+    this.stats.bytesRead += zip.length;
+    return zip;
   }
 
   /** The full size of a file variant, from the Content-Range of a 1-byte range request. */
