@@ -37,7 +37,7 @@ const { values } = parseArgs({
     bytes: { type: 'string' },
     dir: { type: 'string' },
     token: { type: 'string' },
-    prefetch: { type: 'string', default: '32' },
+    prefetch: { type: 'string', default: '16' },
     'no-verify': { type: 'boolean', default: false },
     'hash-main': { type: 'boolean', default: false },
     'slow-disk': { type: 'string', default: 'wait' },

@@ -31,20 +31,21 @@ export interface BlockCacheOptions {
   /** Cap on the bytes of cached blocks on disk. */
   maxBytes: number;
   client: DataverseClient;
-  /** In-memory layer of just-read blocks (default 8 MiB). */
+  /** In-memory layer of just-read blocks (default 4 MiB: the kernel's out-of-order requests fall within a few blocks). */
   memoryBytes?: number;
   /**
    * Global budget of prefetched bytes not yet read, all readers together
-   * (default 32 MiB: full speed on loopback, and several requests in flight
-   * on a slow link; the memory a mount uses beyond this is mostly the HTTP
-   * client's, see scripts/bench-cache.mjs).
+   * (default 16 MiB: full speed on loopback, and four 4 MiB requests in
+   * flight on a slow link. On the bench's slow link (40 ms per request,
+   * 50 MiB/s per connection) 32 MiB read at 4x curl and 16 MiB at 3x, for
+   * about 20 MiB less peak RSS; see scripts/bench-cache.mjs).
    */
   prefetchBytes?: number;
   /** Block size (default 1 MiB). Changing it invalidates the blocks on disk. */
   blockSize?: number;
   /**
-   * Largest range request (default 4 MiB: with the default budget, 8 requests
-   * in flight; on a link with 40 ms latency and 8 MiB/s per connection this
+   * Largest range request (default 4 MiB; with a 32 MiB budget, 8 requests
+   * in flight on a link with 40 ms latency and 8 MiB/s per connection this
    * read at 5x curl, against 3x with 8 MiB parts, and made no difference on
    * loopback).
    */
@@ -117,13 +118,13 @@ export class BlockCache {
     this.store = new BlockStore({
       disk: this.disk,
       client: opts.client,
-      memoryBytes: opts.memoryBytes ?? 8 * MiB,
+      memoryBytes: opts.memoryBytes ?? 4 * MiB,
       partBlocks: Math.max(1, Math.floor(partSize / this.blockSize)),
       writeBacklogBytes: backlog,
       skipWhenBehind: opts.slowDisk === 'skip',
     });
     const wait = opts.slowDisk !== 'skip';
-    this.budget = new MemoryBudget(opts.prefetchBytes ?? 32 * MiB, () => wait && this.disk.pendingWriteBytes > backlog);
+    this.budget = new MemoryBudget(opts.prefetchBytes ?? 16 * MiB, () => wait && this.disk.pendingWriteBytes > backlog);
     this.deps = {
       store: this.store,
       budget: this.budget,
