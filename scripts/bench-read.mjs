@@ -8,6 +8,7 @@ import { createWriteStream } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import yazl from 'yazl';
 import { cleanup, cpuSeconds, execFile, mbps, median, mountDvfs, mounts, REPS, sleep, start, stop, table, timed, workDir } from './bench-lib.mjs';
 
 const CLI = process.env.DVFS_CLI;
@@ -54,25 +55,45 @@ const search = async (title) => {
   return (await api(`/datasets/:persistentId/?persistentId=${it.global_id}`)).data;
 };
 const climate = 'earth-sciences/climate';
-const created = await api('/dataverses/climate/datasets', {
-  method: 'POST',
-  headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({
-    datasetVersion: {
-      license: { name: 'CC0 1.0', uri: 'http://creativecommons.org/publicdomain/zero/1.0' },
-      metadataBlocks: { citation: { fields: [{ typeName: 'title', multiple: false, typeClass: 'primitive', value: 'Bench 1 GiB' }] } },
-    },
-  }),
-});
-await execFile('curl', ['-sS', '-f', ...H, '-F', `file=@${local}`, '-F', 'jsonData={"tabIngest":"false"}', `${url}/api/v1/datasets/${created.data.id}/add`], { maxBuffer: 1 << 24 });
-await api(`/datasets/${created.data.id}/actions/:publish?type=major`, { method: 'POST' });
-for (;;) {
-  if ((await api(`/datasets/${created.data.id}/locks`)).data.length === 0) break;
-  await sleep(100);
-}
-const bigFile = (await api(`/datasets/${created.data.id}/versions/1.0/files`)).data[0].dataFile;
 const folderOf = (pid) => pid.replace(':', '-').replace(/\//g, '-');
-const bigRel = path.join(...climate.split('/'), folderOf(created.data.persistentId), '1.0', 'big.bin');
+/** A published dataset in the climate collection holding `file` (a zip is unpacked by the server); its folder in a mount. */
+async function publishDataset(title, file) {
+  const created = await api('/dataverses/climate/datasets', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      datasetVersion: {
+        license: { name: 'CC0 1.0', uri: 'http://creativecommons.org/publicdomain/zero/1.0' },
+        metadataBlocks: { citation: { fields: [{ typeName: 'title', multiple: false, typeClass: 'primitive', value: title }] } },
+      },
+    }),
+  });
+  const { id, persistentId } = created.data;
+  await execFile('curl', ['-sS', '-f', ...H, '-F', `file=@${file}`, '-F', 'jsonData={"tabIngest":"false"}', `${url}/api/v1/datasets/${id}/add`], { maxBuffer: 1 << 24 });
+  await api(`/datasets/${id}/actions/:publish?type=major`, { method: 'POST' });
+  while ((await api(`/datasets/${id}/locks`)).data.length > 0) await sleep(100);
+  return { id, rel: path.join(...climate.split('/'), folderOf(persistentId), '1.0') };
+}
+const bigSet = await publishDataset(`Bench ${BIG_LABEL}`, local);
+const bigFile = (await api(`/datasets/${bigSet.id}/versions/1.0/files`)).data[0].dataFile;
+const bigRel = path.join(bigSet.rel, 'big.bin');
+// 200 files of 600 KB (random bytes, so nothing compresses): small enough for zips, large enough to fill them.
+const MEDIUM = { count: 200, size: 600_000 };
+const mediumDir = path.join(work, 'medium');
+await mkdir(mediumDir);
+const mediumZip = path.join(work, 'medium.zip');
+{
+  const zip = new yazl.ZipFile();
+  for (let i = 0; i < MEDIUM.count; i++) {
+    const name = `m${String(i).padStart(3, '0')}.bin`;
+    const data = randomBytes(MEDIUM.size);
+    await writeFile(path.join(mediumDir, name), data);
+    zip.addBuffer(data, name, { compress: false });
+  }
+  zip.end();
+  await new Promise((resolve, reject) => zip.outputStream.pipe(createWriteStream(mediumZip)).on('close', resolve).on('error', reject));
+}
+const mediumSet = await publishDataset('Bench medium files', mediumZip);
 const many = await search('Weather Station Readings');
 const manyRel = path.join(...climate.split('/'), folderOf(`${many.protocol}:${many.authority}/${many.identifier}`), '1.0');
 
@@ -202,6 +223,22 @@ row('verified download without FUSE: curl piped to md5sum, loopback (MB/s)', md5
   const rss = await m.peakRssMiB();
   row('peak RSS, 8 parallel readers (MiB)', rss, 'mount', 150, 'target', rss / 150);
   await m.close();
+}
+
+// 4b. memory and time: rsync -a of 200 files of 600 KB (they come in zips, four at a time)
+{
+  const m = await mount();
+  const out = await mkdtemp(path.join(work, 'medium-out-'));
+  await dropCaches();
+  const s = await timed(`rsync -a '${path.join(m.mnt, mediumSet.rel)}/' '${out}/'`);
+  const rss = await m.peakRssMiB();
+  await m.close();
+  await execFile('diff', ['-r', mediumDir, out]);
+  const w = await mkdtemp(path.join(work, 'wget-medium-'));
+  const wgetS = await timed(`wget -q -r -e robots=off -nH --cut-dirs=3 --content-disposition --header 'X-Dataverse-key: ${token}' -P '${w}' '${url}/api/datasets/${mediumSet.id}/dirindex/?version=1.0&original=true' || true`);
+  row(`rsync -a ${MEDIUM.count} files of ${MEDIUM.size / 1000} KB, loopback (s)`, s, 'mount', wgetS, 'wget -r', s / wgetS, `peak RSS of the mount ${rss.toFixed(0)} MiB; copies equal to the uploaded files`);
+  await rm(out, { recursive: true, force: true });
+  await rm(w, { recursive: true, force: true });
 }
 
 // 5. 2,000 small files: rsync -a from the mount vs wget -r of the dirindex; ls -lR

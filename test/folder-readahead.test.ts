@@ -83,3 +83,30 @@ describe('folder read-ahead in batches', () => {
     expect(batches.length).toBeLessThan(30);
   });
 });
+
+describe('folder read-ahead memory', () => {
+  it('keeps at most 4 zips in flight, each of at most 4 MiB of files', async () => {
+    const sum = { type: 'MD5' as const, value: '0'.repeat(32) };
+    const size = 600_000;
+    const files: FileSource[] = Array.from({ length: 200 }, (_, i) => ({ fileId: i, query: '', size, checksum: sum, cacheKey: `k${i}` }));
+    let inFlight = 0;
+    let most = 0;
+    const batches: number[][] = [];
+    const ra = new FolderReadahead({
+      open: () => {
+        throw new Error('every file here goes in a zip');
+      },
+      fetchMany: async (sources) => {
+        batches.push(sources.map((s) => s.fileId));
+        most = Math.max(most, ++inFlight);
+        await new Promise((r) => setTimeout(r, 5));
+        inFlight--;
+      },
+    });
+    for (let i = 0; i < 200; i++) ra.opened({ key: 'f', files, index: i });
+    while (batches.flat().length < 198 || inFlight > 0) await new Promise((r) => setTimeout(r, 10));
+    expect(batches.flat().sort((a, b) => a - b)).toEqual(Array.from({ length: 198 }, (_, i) => i + 2));
+    expect(most).toBe(4);
+    expect(Math.max(...batches.map((b) => b.length * size))).toBeLessThanOrEqual(4 * 1024 * 1024);
+  });
+});

@@ -84,6 +84,10 @@ export class BlockCache {
   /** Files that failed their checksum once and passed since: how often their state changed. */
   private readonly changes = new Map<string, number>();
   private readonly blockSize: number;
+  /** Bytes waiting for their disk write that count as "the disk is behind". */
+  private readonly writeBacklog: number;
+  /** Prefetch (and read-ahead) waits while the disk is behind ('wait'), or goes on uncached ('skip'). */
+  private readonly waitForDisk: boolean;
   private readonly deps: ReaderDeps;
   private readonly client: ZipSource;
   private readonly log: (line: string) => void;
@@ -103,7 +107,7 @@ export class BlockCache {
     this.client = opts.client;
     this.blockSize = opts.blockSize ?? MiB;
     const partSize = opts.partSize ?? 4 * MiB;
-    const backlog = opts.writeBacklogBytes ?? 16 * MiB;
+    const backlog = (this.writeBacklog = opts.writeBacklogBytes ?? 16 * MiB);
     // mkdir -p with mode 0700 (restricted files' bytes end up here), done by the store's start-up.
     const root = path.join(opts.dir, 'blocks');
     this.hashes = new HashService({ useWorker: opts.hashInWorker ?? true, maxQueued: 4 * MiB, log });
@@ -123,8 +127,8 @@ export class BlockCache {
       writeBacklogBytes: backlog,
       skipWhenBehind: opts.slowDisk === 'skip',
     });
-    const wait = opts.slowDisk !== 'skip';
-    this.budget = new MemoryBudget(opts.prefetchBytes ?? 16 * MiB, () => wait && this.disk.pendingWriteBytes > backlog);
+    this.waitForDisk = opts.slowDisk !== 'skip';
+    this.budget = new MemoryBudget(opts.prefetchBytes ?? 16 * MiB, () => this.waitForDisk && this.disk.pendingWriteBytes > backlog);
     this.deps = {
       store: this.store,
       budget: this.budget,
@@ -177,6 +181,9 @@ export class BlockCache {
     // Old servers (no Range): a file the zip leaves out falls back to a whole-file stream, which needs
     // the FileState its readers registered; zips are off there. And off after repeated failures.
     if (this.closed || this.store.streaming() || this.zipFailures >= MAX_ZIP_FAILURES) return;
+    // Read-ahead is a prefetch: it waits for a disk that is behind, as byte prefetch does (the zip's files are cached).
+    if (this.waitForDisk) await this.disk.backlogBelow(this.writeBacklog);
+    if (this.closed) return;
     const claimed = new Map<FileSource, FileState>();
     for (const s of sources) {
       const f = this.files.get(s.cacheKey) ?? new FileState(s, keyHash(s.cacheKey), this.blockSize);
