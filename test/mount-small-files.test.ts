@@ -15,6 +15,7 @@ import { stationCsv } from '../src/server/seed/demo-content.js';
 import { Api } from './helpers/api.js';
 import { Control, type LogEntry } from './helpers/control.js';
 import { folderFor, md5 } from './helpers/dataset-fixture.js';
+import { dvfs } from './helpers/draft.js';
 import { addFile, createCollection, createDataset, createUser, publishCollection, publishDataset, waitForNoLocks } from './helpers/fixtures.js';
 import { readTokensFile, startMount } from './helpers/mount.js';
 import { startServe, type ServeProcess } from './helpers/serve.js';
@@ -67,6 +68,10 @@ describe('the demo dataset of 2,000 small files', () => {
       expect(zips(log).length).toBeGreaterThan(0);
       expect(zips(log).length + singles(log).length).toBeLessThan(200);
       expect(log.every((e) => e.status === 200 || e.status === 206)).toBe(true);
+      // dvfs status counts the zips apart from API calls, as many as the server answered.
+      const status = JSON.parse((await dvfs(['status', m.mountpoint, '--json'])).stdout);
+      expect(status.requests.zipRequests).toBe(zips(log).length);
+      expect((await dvfs(['status', m.mountpoint])).stdout).toContain(`, ${zips(log).length} zip (`);
     } finally {
       await m.dispose();
       await rm(out, { recursive: true, force: true });

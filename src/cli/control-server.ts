@@ -26,7 +26,7 @@ export interface StatusReport {
     quietSeconds: number;
   };
   cache: CacheStats & { maxBytes: number; dir: string };
-  requests: { apiRequests: number; rangeRequests: number; bytesRead: number; retries: number; redirects: number };
+  requests: { apiRequests: number; rangeRequests: number; zipRequests: number; bytesRead: number; retries: number; redirects: number };
 }
 
 export interface SyncReport {

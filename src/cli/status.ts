@@ -42,7 +42,7 @@ export function formatStatus(r: StatusReport): string {
   const k = r.cache;
   lines.push(`  cache: ${formatSize(k.diskBytes)} of ${formatSize(k.maxBytes)} on disk in ${k.dir} (${k.hits} hits, ${k.misses} misses, ${formatSize(k.bytesDownloaded)} downloaded)`);
   const q = r.requests;
-  lines.push(`  requests: ${q.apiRequests} API, ${q.rangeRequests} range (${formatSize(q.bytesRead)}), ${q.retries} retries, ${q.redirects} redirects`);
+  lines.push(`  requests: ${q.apiRequests} API, ${q.rangeRequests} range, ${q.zipRequests} zip (${formatSize(q.bytesRead)}), ${q.retries} retries, ${q.redirects} redirects`);
   return lines.join('\n');
 }
 

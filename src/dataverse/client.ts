@@ -179,9 +179,13 @@ export class DataverseClient {
    * subsets, zips…), for variants whose size the listing does not tell.
    * Refuses bodies over `maxBytes`. A redirect (an external zipper, object
    * storage) is followed; another origin never gets the token. `once`: no
-   * retries.
+   * retries; `counter`: the request's line in the stats.
    */
-  async getBytes(path: string, query = '', maxBytes = 256 * 1024 * 1024, once = false): Promise<Buffer> {
+  async getBytes(
+    path: string,
+    query = '',
+    { maxBytes = 256 * 1024 * 1024, once = false, counter = 'apiRequests' }: { maxBytes?: number; once?: boolean; counter?: 'apiRequests' | 'zipRequests' } = {},
+  ): Promise<Buffer> {
     const url = this.transport.url(`api/v1/${path}`);
     if (query) url.search = query;
     const get = (u: URL) => (once ? this.transport.send('GET', u) : this.transport.sendWithRetry('GET', u));
@@ -201,7 +205,7 @@ export class DataverseClient {
       }
       parts.push(chunk);
     }
-    this.stats.apiRequests++;
+    this.stats[counter]++;
     return Buffer.concat(parts);
   }
 
@@ -214,8 +218,7 @@ export class DataverseClient {
    * is fetched alone anyway.
    */
   async downloadZip(fileIds: number[], query: string, maxBytes: number): Promise<Buffer> {
-    const zip = await this.getBytes(`access/datafiles/${fileIds.join(',')}`, query, maxBytes, true);
-    this.stats.zipRequests++;
+    const zip = await this.getBytes(`access/datafiles/${fileIds.join(',')}`, query, { maxBytes, once: true, counter: 'zipRequests' });
     this.stats.bytesRead += zip.length;
     return zip;
   }
