@@ -40,7 +40,8 @@ export function start(cmd, args, readyRe, env = process.env) {
   p.stdout.on('data', (d) => (out += d));
   p.stderr.on('data', (d) => (out += d));
   const ready = new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${cmd} did not start:\n${out}`)), 300_000);
+    // unref: processes started with a pattern that never matches (nginx, rclone) must not keep the bench alive after its table.
+    const t = setTimeout(() => reject(new Error(`${cmd} did not start:\n${out}`)), 300_000).unref();
     const check = () => {
       const m = readyRe.exec(out);
       if (m) {
