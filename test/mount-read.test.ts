@@ -1,7 +1,7 @@
 // The read path end to end: a real `dvfs mount` of a real `dvfs serve`,
 // driven by real tools (find, md5sum, cat, rsync, wget, sqlite3, python3, getfattr).
-import { execFile as execFileCb } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { execFile as execFileCb, spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -10,6 +10,8 @@ import { Api } from './helpers/api.js';
 import { startServe, type ServeProcess } from './helpers/serve.js';
 import { isMounted, startMount, type MountProcess } from './helpers/mount.js';
 import { buildFixture, md5, type Fixture } from './helpers/dataset-fixture.js';
+import { dvfs } from './helpers/draft.js';
+import { runtimeFile } from '../src/cli/runtime.js';
 
 const execFile = promisify(execFileCb);
 const sh = async (cmd: string, args: string[], opts: { cwd?: string } = {}) =>
@@ -206,6 +208,46 @@ describe('lifecycle', () => {
       expect(isMounted(m.mountpoint)).toBe(false);
     } finally {
       await m.dispose();
+    }
+  });
+
+  it('a mistaken second mount on a live mount fails clearly and leaves the first one manageable', async () => {
+    const first = await startMount(srv.url, { token: fx.editor.token });
+    try {
+      const second = await startMount(srv.url, { mountpoint: first.mountpoint, token: fx.editor.token, expectExit: true });
+      await second.dispose();
+      expect(second.proc.exitCode).toBe(1);
+      expect(second.output()).toMatch(/already mounted/);
+      // The first mount is still registered: status and unmount find it.
+      const status = await dvfs(['status', first.mountpoint]);
+      expect(status.code).toBe(0);
+      expect(status.stdout).toContain(first.mountpoint);
+      expect((await dvfs(['unmount', first.mountpoint])).code).toBe(0);
+      expect(isMounted(first.mountpoint)).toBe(false);
+    } finally {
+      await first.dispose();
+    }
+  });
+
+  it('a runtime file left by kill -9 whose pid now belongs to another process: unmount leaves that process alone', async () => {
+    const first = await startMount(srv.url);
+    const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      const file = runtimeFile(first.mountpoint);
+      const runtime = JSON.parse(await readFile(file, 'utf8'));
+      await first.stop('SIGKILL');
+      // As if the pid had been reused: the file (which kill -9 left) now names a live, unrelated process.
+      await writeFile(file, JSON.stringify({ ...runtime, pid: other.pid }));
+      const r = await dvfs(['unmount', first.mountpoint]);
+      // (autoUnmount took the kernel mount away with the killed process; a stale one would be cleared.)
+      expect(r.stderr + r.stdout).toMatch(/is not mounted|cleared the stale mount/);
+      expect(isMounted(first.mountpoint)).toBe(false);
+      await new Promise((resolve) => setTimeout(resolve, 200)); // a signal, had one been sent, has arrived
+      expect(other.exitCode).toBeNull();
+      expect(other.signalCode).toBeNull();
+    } finally {
+      other.kill('SIGKILL');
+      await first.dispose();
     }
   });
 

@@ -3,7 +3,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
-import { registryDir, runtimeFile } from './runtime.js';
+import { processStart, registryDir, runtimeFile } from './runtime.js';
 
 /** What a mount process writes next to its socket (never the token). */
 export interface Runtime {
@@ -11,6 +11,8 @@ export interface Runtime {
   mountpoint: string;
   server: string;
   socket?: string;
+  /** processStart() of the mount process: a pid reused by another process does not match. */
+  started?: string;
 }
 
 /** Whether a process with this pid exists. */
@@ -26,7 +28,7 @@ export function alive(pid: number): boolean {
 async function readRuntimeFile(file: string): Promise<Runtime | undefined> {
   try {
     const r = JSON.parse(await readFile(file, 'utf8')) as Runtime;
-    return alive(r.pid) ? r : undefined;
+    return alive(r.pid) && (r.started === undefined || r.started === processStart(r.pid)) ? r : undefined;
   } catch {
     return undefined;
   }

@@ -12,7 +12,7 @@ import { mountFs } from '../fs/mount.js';
 import { openBlockCache } from './cache-setup.js';
 import { FolderReadahead } from '../cache/folder-readahead.js';
 import { parseSize } from './sizes.js';
-import { defaultCacheDir, runtimeFile, socketFile } from './runtime.js';
+import { defaultCacheDir, processStart, runtimeFile, socketFile } from './runtime.js';
 import { closeWriter, openWriter, type MountWriter } from './mount-writer.js';
 import { startControlServer } from './control-server.js';
 import { makeControlHandlers } from './mount-control.js';
@@ -208,6 +208,8 @@ export async function mountAndWait(settings: MountSettings, onReady?: () => void
     const runtime = runtimeFile(settings.mountpoint);
     const socket = socketFile(settings.mountpoint);
     let control: { close(): Promise<void> } | undefined;
+    // Set once this process registered the mount: a failed attempt must not remove another mount's file.
+    let registered = false;
     try {
       const ops = makeOperations({
         ns,
@@ -264,9 +266,10 @@ export async function mountAndWait(settings: MountSettings, onReady?: () => void
         }),
         log,
       );
-      await writeFile(runtime, JSON.stringify({ pid: process.pid, mountpoint: settings.mountpoint, server: client.transport.origin, socket }) + '\n', { mode: 0o600 });
+      await writeFile(runtime, JSON.stringify({ pid: process.pid, started: processStart(process.pid), mountpoint: settings.mountpoint, server: client.transport.origin, socket }) + '\n', { mode: 0o600 });
+      registered = true;
       const who = token ? 'with your API token' : 'as a guest (no token)';
-      const mode = w ? '; drafts are writable' : settings.readOnly ? '; read-only' : '';
+      const mode = w ? '; drafts you may edit are writable' : settings.readOnly ? '; read-only' : '';
       console.log(`dvfs: mounted ${settings.serverUrl} (Dataverse ${version.version}) at ${settings.mountpoint} ${who}${mode}; Ctrl-C unmounts`);
       onReady?.();
 
@@ -300,7 +303,7 @@ export async function mountAndWait(settings: MountSettings, onReady?: () => void
       console.log(`dvfs: unmounted ${settings.mountpoint}`);
       return code;
     } finally {
-      await rm(runtime, { force: true });
+      if (registered) await rm(runtime, { force: true });
       await control?.close().catch(() => {});
       await w?.lock.release();
     }

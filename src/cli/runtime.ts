@@ -3,6 +3,7 @@
 // pair per mount point, in one per-user registry that does not depend on the
 // mount's --cache-dir (so `dvfs unmount <mnt>` finds every mount).
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -29,4 +30,19 @@ export function runtimeFile(mountpoint: string): string {
 export function socketFile(mountpoint: string): string {
   const p = path.join(registryDir(), `${mountKey(mountpoint)}.sock`);
   return Buffer.byteLength(p) < 100 ? p : path.join(os.tmpdir(), `dvfs-${process.getuid?.() ?? 0}-${mountKey(mountpoint)}.sock`);
+}
+
+/**
+ * When a process started (Linux: clock ticks since boot, from /proc), so a
+ * runtime file left by a killed mount is not taken for a later process that
+ * got the same pid. undefined where there is no /proc or no such process.
+ */
+export function processStart(pid: number): string | undefined {
+  try {
+    // The fields after the command name (which may hold spaces and parentheses); starttime is field 22.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
 }

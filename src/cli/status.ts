@@ -71,8 +71,15 @@ export async function runStatus(args: string[]): Promise<number> {
       return 0;
     }
   }
-  const reports = await Promise.all(mounts.map((m) => callMount<StatusReport>(m, 'GET', '/status')));
-  if (values.json) console.log(JSON.stringify(positionals.length === 1 ? reports[0] : reports, null, 2));
-  else console.log(reports.map(formatStatus).join('\n\n'));
-  return 0;
+  // One mount that does not answer (hung, or exiting) must not hide the others.
+  const answers = await Promise.allSettled(mounts.map((m) => callMount<StatusReport>(m, 'GET', '/status')));
+  const reports: StatusReport[] = [];
+  answers.forEach((a, i) => {
+    if (a.status === 'fulfilled') reports.push(a.value);
+    else console.error(`dvfs status: the mount at ${mounts[i].mountpoint} (process ${mounts[i].pid}) does not answer: ${(a.reason as Error).message}`);
+  });
+  if (values.json && positionals.length !== 1) console.log(JSON.stringify(reports, null, 2));
+  else if (values.json && reports.length) console.log(JSON.stringify(reports[0], null, 2));
+  else if (reports.length) console.log(reports.map(formatStatus).join('\n\n'));
+  return reports.length === answers.length ? 0 : 1;
 }
