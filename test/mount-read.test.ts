@@ -187,6 +187,20 @@ describe('permissions and errors', () => {
     }
   });
 
+  it('a --read-only mount refuses dvfs publish, even with an editor token', async () => {
+    const versions = async () => (await api.as(fx.editor.token).get(`/api/datasets/${fx.datasetId}/versions`)).json.data.length;
+    const before = await versions();
+    const m = await startMount(srv.url, { token: fx.editor.token, args: ['--read-only'] });
+    try {
+      const r = await dvfs(['publish', path.join(m.mountpoint, 'lab', fx.folder)]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/read-only mount/);
+      expect(await versions()).toBe(before);
+    } finally {
+      await m.dispose();
+    }
+  });
+
   it('a bad token is a clear error at mount time and a non-zero exit', async () => {
     const m = await startMount(srv.url, { token: 'not-a-real-token', expectExit: true });
     try {

@@ -77,13 +77,13 @@ export function makeControlHandlers(d: ControlDeps): ControlHandlers {
     async publish(inside, type): Promise<PublishReport> {
       const ds = await d.ns.datasetAt(inside).catch(() => undefined);
       if (!ds) throw new ControlError(`${d.mountpoint}${inside} is not a dataset folder (or a folder inside one)`);
-      if (d.writer) {
-        // What was written into the draft goes first: a publish must not leave it out.
-        const r = await d.writer.sync(ds.id);
-        const stuck = [...r.failed, ...r.pending];
-        if (stuck.length) {
-          throw new ControlError(`${stuck.length} change(s) of this dataset did not reach the server (see dvfs status), so it was not published: ${stuck.map((i) => `${i.path}: ${i.error ?? i.state}`).join('; ')}`);
-        }
+      // A mount that writes nothing (--read-only, or a guest) publishes nothing either: it cannot be undone.
+      if (!d.writer) throw new ControlError(`${d.mountpoint} is a read-only mount (--read-only, or no API token): it does not publish`);
+      // What was written into the draft goes first: a publish must not leave it out.
+      const r = await d.writer.sync(ds.id);
+      const stuck = [...r.failed, ...r.pending];
+      if (stuck.length) {
+        throw new ControlError(`${stuck.length} change(s) of this dataset did not reach the server (see dvfs status), so it was not published: ${stuck.map((i) => `${i.path}: ${i.error ?? i.state}`).join('; ')}`);
       }
       try {
         await writes.publish(ds.id, type);
