@@ -1,4 +1,6 @@
 // Info and users endpoints of `dvfs serve` (dataverse-api-notes.md §11, §12).
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServe, type ServeProcess } from './helpers/serve.js';
 import { Api } from './helpers/api.js';
@@ -79,6 +81,13 @@ describe('info and users', () => {
     const fresh = /is (\S+)$/.exec(r.json.data.message)![1];
     expect((await api.as(u.token).get('/api/users/:me')).status).toBe(401);
     expect((await api.as(fresh).get('/api/users/:me')).status).toBe(200);
+  });
+
+  it('keeps the state file, which holds every token, readable by its owner only', async () => {
+    const u = await createUser(api, 'gina');
+    const file = path.join(srv.dataDir, 'state.json');
+    expect(await readFile(file, 'utf8')).toContain(u.token);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
   });
 
   it('keeps users across a restart of the server', async () => {

@@ -33,7 +33,8 @@ export class Store {
   }
 
   async load(): Promise<void> {
-    await mkdir(this.dataDir, { recursive: true });
+    // The state holds every user's API token: the folder (when we make it) and the file are the owner's only.
+    await mkdir(this.dataDir, { recursive: true, mode: 0o700 });
     await this.blobs.init();
     try {
       this.state = JSON.parse(await readFile(this.statePath, 'utf8')) as State;
@@ -58,7 +59,7 @@ export class Store {
       if (!this.dirty) return;
       this.dirty = false;
       const tmp = `${this.statePath}.tmp`;
-      await writeFile(tmp, JSON.stringify(this.state));
+      await writeFile(tmp, JSON.stringify(this.state), { mode: 0o600 });
       const fh = await open(tmp, 'r');
       await fh.sync();
       await fh.close();
