@@ -158,6 +158,8 @@ describe('tabular views and variants', () => {
       const names = await readdir(d);
       expect(names).toContain('table.csv@ddi.xml');
       expect(names).toContain('pic.png@thumb.png');
+      // Every listed entry opens (find and rsync of the folder work): none the server cannot make.
+      await promisify(execFileCb)('find', [d, '-type', 'f', '-exec', 'cat', '{}', '+'], { maxBuffer: 64 << 20, encoding: 'buffer' });
     } finally {
       await a.dispose();
     }

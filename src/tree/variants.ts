@@ -16,7 +16,9 @@ export interface VariantContext {
   datasetPid: string;
 }
 
-const TABULAR_VARIANTS = ['original', 'tab', 'tab-noheader', 'RData', 'prep', 'ddi.xml', 'bundle.zip'];
+// Not listed: @RData (reachable by its path). Only installations with Rserve make it; elsewhere
+// (and on dvfs serve) it is a 404, and a listed entry that cannot be read breaks find and rsync.
+const TABULAR_VARIANTS = ['original', 'tab', 'tab-noheader', 'prep', 'ddi.xml', 'bundle.zip'];
 
 function isTabular(fm: FileMetadataInfo): boolean {
   return fm.dataFile.tabularData === true || fm.dataFile.originalFileFormat !== undefined;
