@@ -40,3 +40,23 @@ describe('dvfs mount with bad option values', () => {
     });
   }
 });
+
+describe('dvfs mount of a server it cannot use', () => {
+  const cases: [string, number, RegExp][] = [
+    ['127.0.0.1:9', 2, /'127\.0\.0\.1:9' is not a server URL; .*like https:\/\//],
+    ['http://nonexistent.invalid', 1, /cannot reach http:\/\/nonexistent\.invalid: .*ENOTFOUND/],
+  ];
+  for (const [url, code, message] of cases) {
+    it(`${url}: says why, exits ${code}, mounts nothing`, async () => {
+      const mnt = await mkdtemp(path.join(os.tmpdir(), 'dvfs-args-'));
+      try {
+        const r = await dvfs(['mount', url, mnt]);
+        expect(r.stderr).toMatch(message);
+        expect(r.code).toBe(code);
+        expect(await readFile('/proc/mounts', 'utf8')).not.toContain(` ${mnt} `);
+      } finally {
+        await rm(mnt, { recursive: true, force: true });
+      }
+    });
+  }
+});

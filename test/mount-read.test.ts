@@ -265,6 +265,21 @@ describe('lifecycle', () => {
     }
   });
 
+  it('a folder that is not empty is refused with a clear message, and left as it was', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'dvfs-nonempty-'));
+    try {
+      await writeFile(path.join(dir, 'mine.txt'), 'keep me\n');
+      const m = await startMount(srv.url, { mountpoint: dir, expectExit: true });
+      await m.dispose();
+      expect(m.proc.exitCode).toBe(1);
+      expect(m.output()).toMatch(/is not empty \(1 entries\): mount on an empty folder/);
+      expect(isMounted(dir)).toBe(false);
+      expect(await readFile(path.join(dir, 'mine.txt'), 'utf8')).toBe('keep me\n');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a second mount after kill -9 of the first works without manual cleanup', async () => {
     const first = await startMount(srv.url);
     let second: MountProcess | undefined;

@@ -111,6 +111,10 @@ export async function runMount(args: string[]): Promise<number> {
     console.error(`dvfs mount: need <server-url> and <mountpoint>\n\n${HELP}`);
     return 2;
   }
+  if (!isServerUrl(positionals[0])) {
+    console.error(`dvfs mount: '${positionals[0]}' is not a server URL; give the installation's address with its scheme, like https://demo.dataverse.org`);
+    return 2;
+  }
   if (values.tabular !== 'original' && values.tabular !== 'archival') {
     console.error(`dvfs mount: --tabular is 'original' or 'archival', not '${values.tabular}'`);
     return 2;
@@ -154,6 +158,15 @@ async function loadToken(settings: MountSettings): Promise<string | undefined> {
 }
 
 const log = (line: string) => console.error(`dvfs: ${line}`);
+
+/** An http(s) URL (a bare host or a path is a mistake to name before any request). */
+function isServerUrl(s: string): boolean {
+  try {
+    return ['http:', 'https:'].includes(new URL(s).protocol);
+  } catch {
+    return false;
+  }
+}
 
 /** Mount, print what happened, and stay until SIGINT/SIGTERM. */
 export async function mountAndWait(settings: MountSettings, onReady?: () => void): Promise<number> {

@@ -72,6 +72,12 @@ export function isRetryableError(e: unknown): boolean {
   return code !== undefined && RETRY_CODES.has(code);
 }
 
+/** Errors that retrying does not cure: no such host, no route, a TLS handshake or certificate that fails. */
+function isUnreachable(e: unknown): boolean {
+  const code = (e as { code?: string })?.code ?? (e as { cause?: { code?: string } })?.cause?.code ?? '';
+  return ['ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH'].includes(code) || /SSL|TLS|CERT|UNABLE_TO_VERIFY|SELF_SIGNED/.test(code);
+}
+
 export function isRetryableStatus(status: number): boolean {
   return RETRY_STATUS.has(status);
 }
@@ -167,6 +173,7 @@ export class Transport {
         }
       } catch (e) {
         if (e instanceof DataverseError) throw e;
+        if (isUnreachable(e)) throw new DataverseError('network', (e as Error).message, undefined, label);
         if (!isRetryableError(e)) throw e;
         reason = (e as Error).message;
         if (attempt >= this.opts.maxAttempts) {

@@ -1,6 +1,6 @@
 // Mounting and unmounting with fuse-native: options, stale mounts, clean exit.
 import { execFile } from 'node:child_process';
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import Fuse, { type FuseOptions } from 'fuse-native';
@@ -71,6 +71,9 @@ export async function mountFs(mnt: string, ops: object, opts: MountOptions): Pro
   const mountpoint = path.resolve(mnt);
   if (await isStale(mountpoint)) await forceUnmount(mountpoint);
   else if (await isMounted(mountpoint)) throw new Error(`${mountpoint} is already mounted (dvfs unmount ${mountpoint})`);
+  // libfuse's own words would suggest a 'nonempty' option dvfs does not have.
+  const inside = await readdir(mountpoint).catch(() => [] as string[]);
+  if (inside.length) throw new Error(`${mountpoint} is not empty (${inside.length} entries): mount on an empty folder, or a new one (dvfs creates it)`);
   const fsOptions = ['dvfs', ...(opts.readOnly ? ['ro'] : WRITE_OPTIONS), ...(opts.extraOptions ?? [])];
   const fuseOpts: FuseOptions = {
     mkdir: true,
