@@ -60,3 +60,15 @@ describe('dvfs mount of a server it cannot use', () => {
     });
   }
 });
+
+describe('usage', () => {
+  it('--help of every command exits 0; an unknown flag or a missing argument is a usage error, exit 2', async () => {
+    for (const cmd of ['mount', 'unmount', 'refresh', 'status', 'sync', 'publish', 'demo', 'serve']) {
+      expect((await dvfs([cmd, '--help'])).code, `${cmd} --help`).toBe(0);
+    }
+    const unknown = await dvfs(['status', '--bogus']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/dvfs status: Unknown option '--bogus'.*--help lists the flags/);
+    expect((await dvfs(['unmount'])).code).toBe(2);
+  });
+});

@@ -39,7 +39,17 @@ async function main(argv: string[]): Promise<number> {
     console.error(`dvfs: unknown command '${cmd}'\n\n${USAGE}`);
     return 2;
   }
-  return (await load())(rest);
+  const run = await load();
+  try {
+    return await run(rest);
+  } catch (e) {
+    // An unknown flag or a flag without its value is a usage error, like the commands' own (exit 2).
+    if ((e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS_')) {
+      console.error(`dvfs ${cmd}: ${(e as Error).message} (dvfs ${cmd} --help lists the flags)`);
+      return 2;
+    }
+    throw e;
+  }
 }
 
 // Exit explicitly: the FUSE binding's thread or a pending timer must not keep

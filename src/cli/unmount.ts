@@ -7,15 +7,20 @@ import { alive, callMount, runtimeOf, type Runtime } from './control-client.js';
 import type { StatusReport } from './control-server.js';
 import { progressLine } from './progress.js';
 
-function parse(args: string[], usage: string) {
+/** The mount point and --force; or the exit code once the usage was printed (0 for --help, 2 for a mistake). */
+function parse(args: string[], usage: string): { mnt: string; force: boolean } | number {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
     options: { force: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
   });
-  if (values.help || positionals.length !== 1) {
+  if (values.help) {
     console.log(usage);
-    return undefined;
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    console.error(usage);
+    return 2;
   }
   return { mnt: path.resolve(positionals[0]), force: values.force! };
 }
@@ -50,7 +55,7 @@ still pending (progress is shown) and exits when the server has them; with
 --force it stops waiting and leaves what is left in its write journal, for the
 next mount to finish. Also clears a stale mount left by a crash.`,
   );
-  if (!p) return 2;
+  if (typeof p === 'number') return p;
   const rt = await runtimeOf(p.mnt);
   if (rt) {
     try {
@@ -85,7 +90,7 @@ next mount to finish. Also clears a stale mount left by a crash.`,
 
 export async function runRefresh(args: string[]): Promise<number> {
   const p = parse(args, 'Usage: dvfs refresh <mountpoint>\n\nForgets cached listings of drafts and collections (published versions stay cached) and re-reads --token-file.');
-  if (!p) return 2;
+  if (typeof p === 'number') return p;
   const rt = await runtimeOf(p.mnt);
   if (!rt) {
     console.error(`dvfs refresh: no running dvfs mount at ${p.mnt}`);
