@@ -380,6 +380,61 @@ describe('folders, metadata, times, permissions', () => {
     expect(view.dirs.has('newdir/deeper')).toBe(true);
   });
 
+  it('keeps a folder emptied by rm, mv or rmdir as an empty local folder until rmdir or a file lands in it', async () => {
+    const ds = await env.newDataset();
+    for (const [dir, name] of [['notes', 'a.txt'], ['a/b/c', 'x.txt'], ['m', 'only.txt'], ['keep', 'other.txt'], ['outer/inner', 'z.txt']]) {
+      await addOnServer(env.api, ds, name, `${dir}/${name}\n`, { directoryLabel: dir });
+    }
+    const { w, stateDir } = await env.writer();
+    const dirsOf = async (x: typeof w) => [...(await x.view(ds)).dirs.keys()].sort();
+
+    // rm of the last file, before and after the delete reached the server and the listing was refreshed.
+    await w.unlink(ds, 'notes/a.txt');
+    expect(await dirsOf(w)).toContain('notes');
+    expect((await w.sync()).failed).toEqual([]);
+    expect([...(await serverDraft(env.api, ds)).keys()].some((p) => p.startsWith('notes/'))).toBe(false);
+    expect(await w.stat(ds, 'notes')).toMatchObject({ dir: true });
+    // A file lands in it: the folder exists on the server, the local folder is gone from the journal.
+    await writeFile(w, ds, 'notes/new.txt', 'replacement\n');
+    expect((await w.sync()).failed).toEqual([]);
+    expect((await serverDraft(env.api, ds)).get('notes/new.txt')).toBeDefined();
+    expect(w.status().pending).toEqual([]);
+    // Emptied again (a local file this time, not uploaded yet), then rmdir'ed.
+    await writeFile(w, ds, 'notes/tmp.txt', 'tmp\n');
+    await w.unlink(ds, 'notes/tmp.txt');
+    await w.unlink(ds, 'notes/new.txt');
+    expect(await dirsOf(w)).toContain('notes');
+    await w.rmdir(ds, 'notes');
+    expect(await dirsOf(w)).not.toContain('notes');
+
+    // Nested: emptying a/b/c keeps it; rmdir a/b/c keeps a/b (rm -r goes bottom up).
+    await w.unlink(ds, 'a/b/c/x.txt');
+    expect(await dirsOf(w)).toEqual(expect.arrayContaining(['a', 'a/b', 'a/b/c']));
+    await expectErrno(w.rmdir(ds, 'a/b'), 'ENOTEMPTY');
+    await w.rmdir(ds, 'a/b/c');
+    expect(await dirsOf(w)).toEqual(expect.arrayContaining(['a', 'a/b']));
+    await w.rmdir(ds, 'a/b');
+    await w.rmdir(ds, 'a');
+    expect((await dirsOf(w)).filter((d) => d === 'a' || d.startsWith('a/'))).toEqual([]);
+
+    // mv of the last file out, and of the last subfolder out.
+    await w.rename(ds, 'm/only.txt', 'keep/only.txt');
+    await w.rename(ds, 'outer/inner', 'inner');
+    expect(await dirsOf(w)).toEqual(expect.arrayContaining(['m', 'outer', 'inner']));
+    expect((await w.sync()).failed).toEqual([]);
+    const server = [...(await serverDraft(env.api, ds)).keys()].sort();
+    expect(server).toEqual(['inner/z.txt', 'keep/only.txt', 'keep/other.txt']);
+
+    // Like mkdir'ed folders, emptied folders are in the write journal: a remount on the same cache keeps them.
+    await w.close();
+    const again = (await env.writer({ stateDir })).w;
+    expect(await dirsOf(again)).toEqual(expect.arrayContaining(['m', 'outer']));
+    await again.rmdir(ds, 'm');
+    await again.rmdir(ds, 'outer');
+    expect(await dirsOf(again)).toEqual(['', 'inner', 'keep']);
+    expect(again.status().pending).toEqual([]);
+  });
+
   it('sets description, categories and restriction: with the add for a new file, one metadata call for a server file', async () => {
     const ds = await env.newDataset();
     const existing = await addOnServer(env.api, ds, 'old.txt', 'old\n');

@@ -34,6 +34,7 @@ import {
   isUnder,
   normalizePath,
   rebase,
+  splitPath,
   type NameProblem,
 } from './names.js';
 import { Staging } from './staging.js';
@@ -476,11 +477,13 @@ export class DraftWriter {
     const found = await this.lookup(datasetId, p);
     if (!found.entry && !found.fm) throw notFound(p);
     await this.requireEdit(datasetId);
+    // The listing the emptied-folder check below uses, fetched before anything changes (the check must not wait).
+    const files = await this.serverFiles(datasetId);
     const e = found.entry;
     if (!e) {
       const d = this.newEntry({ datasetId, kind: 'file', path: p, base: baseFromFm(found.fm!, this.o.tabular), fm: found.fm, deleted: true });
       state.add(d);
-      await state.commit([d]);
+      await state.commit([d, ...this.keepFolder(datasetId, files, p)]);
       this.executor!.wake(datasetId, d.activity + this.o.quietMs);
       return;
     }
@@ -498,14 +501,14 @@ export class DraftWriter {
           x.activity = Date.now();
         });
         state.remove(e);
-        await state.commit([n], [e]);
+        await state.commit([n, ...this.keepFolder(datasetId, files, p)], [e]);
       } else {
         state.update(e, (x) => {
           x.deleted = true;
           x.staged = undefined;
           x.activity = Date.now();
         });
-        await state.commit([e]);
+        await state.commit([e, ...this.keepFolder(datasetId, files, p)]);
       }
     } else if (e.inflight || e.busy) {
       // Its add is on the wire: the file it makes is deleted when the answer comes.
@@ -513,10 +516,10 @@ export class DraftWriter {
         x.deleted = true;
         x.staged = undefined;
       });
-      await state.commit([e]);
+      await state.commit([e, ...this.keepFolder(datasetId, files, p)]);
     } else {
       state.remove(e);
-      await state.commit([], [e]);
+      await state.commit(this.keepFolder(datasetId, files, p), [e]);
     }
     if (staged !== undefined) await this.staging.remove(staged);
     this.executor!.wake(datasetId, Date.now() + this.o.quietMs);
@@ -547,6 +550,7 @@ export class DraftWriter {
     if (!toJunk || srcHasBase) this.refuseName('rename', datasetId, to, filePathProblem(to));
     await this.requireEdit(datasetId);
     const dst = await this.lookup(datasetId, to);
+    const files = await this.serverFiles(datasetId);
     const put: Entry[] = [];
     const drop: Entry[] = [];
     const unstage: string[] = [];
@@ -562,7 +566,7 @@ export class DraftWriter {
         // New bytes take the target's place and its link to the server: one upload, under the final name.
         this.absorb(t, s, toJunk, unstage);
         drop.push(s);
-        put.push(t);
+        put.push(t, ...this.keepFolder(datasetId, files, from));
         await state.commit(put, drop);
         for (const name of unstage) await this.staging.remove(name);
         this.executor!.wake(datasetId, Date.now() + this.o.quietMs);
@@ -590,7 +594,7 @@ export class DraftWriter {
       x.activity = Date.now();
     });
     if (s.junk) stopStream(s, 'renamed to a local-only name');
-    put.push(s);
+    put.push(s, ...this.keepFolder(datasetId, files, from));
     await state.commit(put, drop);
     for (const name of unstage) await this.staging.remove(name);
     this.executor!.wake(datasetId, Date.now() + this.o.quietMs);
@@ -611,6 +615,27 @@ export class DraftWriter {
     await state.commit([e]);
   }
 
+  /**
+   * After `removed` (a file or folder) was deleted or moved away in the
+   * state: if that emptied its folder, the folder would vanish with it (on
+   * the server a folder is only the directoryLabel of its files). A file
+   * system keeps it, empty, until rmdir: it becomes a local folder, as if
+   * made with mkdir (journaled, dropped when a file lands in it). Returns
+   * the entry to commit, if one was made. Synchronous on purpose: no other
+   * operation may see the folder missing in between.
+   */
+  private keepFolder(datasetId: number, files: FileMetadataInfo[], removed: string): Entry[] {
+    const state = this.state!;
+    const dir = splitPath(removed).dir;
+    if (dir === '' || state.dirAt(datasetId, dir)) return [];
+    // Still shown (other files or folders in it, or its own parents' entries): nothing to keep.
+    if (mergeDraft(files, this.overlay(datasetId), this.o.tabular).dirs.has(dir)) return [];
+    // Emptying a folder changes its mtime, as removing an entry does in POSIX.
+    const e = this.newEntry({ datasetId, kind: 'dir', path: dir, mtime: Date.now() });
+    state.add(e);
+    return [e];
+  }
+
   /** rmdir(2). */
   async rmdir(datasetId: number, dirPath: string): Promise<void> {
     const state = this.ready();
@@ -622,10 +647,12 @@ export class DraftWriter {
     const busy = [...view.files.keys()].some((f) => isUnder(f, p)) || [...view.dirs.keys()].some((d) => d !== p && isUnder(d, p));
     if (busy) throw new FsError('ENOTEMPTY', `${p} is not empty`);
     await this.requireEdit(datasetId);
+    const files = await this.serverFiles(datasetId);
     const e = state.dirAt(datasetId, p);
     if (e) {
       state.remove(e);
-      await state.commit([], [e], { [dirTimeKey(datasetId, p)]: null });
+      // rmdir a/b/c leaves a/b, now empty (rm -r, rmdir -p go bottom up).
+      await state.commit(this.keepFolder(datasetId, files, p), [e], { [dirTimeKey(datasetId, p)]: null });
     }
   }
 
@@ -638,6 +665,7 @@ export class DraftWriter {
       if (full) throw new FsError('ENOTEMPTY', `${to} is not empty`);
     }
     await this.requireEdit(datasetId);
+    const files = await this.serverFiles(datasetId);
     const put: Entry[] = [];
     const drop: Entry[] = [];
     const target = state.dirAt(datasetId, to);
@@ -674,6 +702,7 @@ export class DraftWriter {
       times[dirTimeKey(datasetId, dp)] = null;
       times[dirTimeKey(datasetId, rebase(dp, from, to))] = ms;
     }
+    put.push(...this.keepFolder(datasetId, files, from));
     await state.commit(put, drop, times);
     this.executor!.wake(datasetId, now + this.o.quietMs);
   }
