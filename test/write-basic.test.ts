@@ -380,6 +380,17 @@ describe('folders, metadata, times, permissions', () => {
     expect(view.dirs.has('newdir/deeper')).toBe(true);
   });
 
+  it('a journal holding only an empty folder and a local-only file has no changes to finish at the next mount', async () => {
+    const ds = await env.newDataset();
+    const first = await env.writer();
+    await first.w.mkdir(ds, 'empty');
+    await writeFile(first.w, ds, '.DS_Store', 'finder\n');
+    await first.w.close({ waitForUploads: false });
+    const again = await env.writer({ stateDir: first.stateDir });
+    expect(again.logs.join('\n')).not.toMatch(/pending change/);
+    expect(again.w.status().pending.map((i) => i.op).sort()).toEqual(['folder', 'local']);
+  });
+
   it('keeps a folder emptied by rm, mv or rmdir as an empty local folder until rmdir or a file lands in it', async () => {
     const ds = await env.newDataset();
     for (const [dir, name] of [['notes', 'a.txt'], ['a/b/c', 'x.txt'], ['m', 'only.txt'], ['keep', 'other.txt'], ['outer/inner', 'z.txt']]) {

@@ -72,7 +72,8 @@ export function makeOperations(deps: OperationsDeps) {
       run('getattr', path, cb, async () => [stat(await ns.resolve(path))]);
     },
     readdir(path: string, cb: Cb) {
-      run('readdir', path, cb, async () => [await ns.list(path)]);
+      // '.' and '..' as every file system lists them (ls -a; libfuse's high-level API does not add them).
+      run('readdir', path, cb, async () => [['.', '..', ...(await ns.list(path))]]);
     },
     readlink(path: string, cb: Cb) {
       run('readlink', path, cb, async () => {

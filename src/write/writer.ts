@@ -234,7 +234,8 @@ export class DraftWriter {
       counters: this.counters,
       options: this.o,
     });
-    const entries = state.entries.size;
+    // Changes for the server; local-only files and empty local folders are kept, not finished.
+    const entries = [...state.entries.values()].filter((e) => e.kind !== 'dir' && !e.junk).length;
     if (entries) this.log(`write journal: ${entries} pending change(s), ${inflight} to check against the server`);
     for (const id of state.datasets()) this.executor.kick(id);
     return { entries, inflight, orphansRemoved };
