@@ -68,6 +68,7 @@ describe('namespace', () => {
     const entries = (await readdir(ds)).sort();
     expect(entries).toEqual(['1.0', '2.0', 'draft', 'latest']);
     expect(await sh('readlink', [path.join(ds, 'latest')])).toBe('draft\n');
+    expect((await sh('ls', ['-a', path.join(ds, '1.0')])).split('\n').slice(0, 2)).toEqual(['.', '..']);
   });
 
   it('find over each version equals the API listing, sizes included', async () => {
