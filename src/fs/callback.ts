@@ -1,6 +1,7 @@
 // fuse-native wants a number first in every callback (0, a negative errno, or
 // a byte count); an exception or `null` there hangs the caller. Every
 // operation runs through here.
+import { FsError } from '../tree/errors.js';
 import { describe, errnoName, toErrno, type ErrnoName } from './errno.js';
 
 export type Cb = (code: number, ...rest: unknown[]) => void;
@@ -25,7 +26,7 @@ export function answer(
     (rest) => cb(0, ...(rest ?? [])),
     (e: unknown) => {
       const name = errnoName(e);
-      if (!quiet.includes(name)) log(`${op} ${path}: ${name}: ${describe(e)}`);
+      if (!quiet.includes(name) && !(e instanceof FsError && e.logged)) log(`${op} ${path}: ${name}: ${describe(e)}`);
       cb(toErrno(e));
     },
   );

@@ -23,6 +23,8 @@ export class FsError extends Error {
   constructor(
     readonly code: ErrnoName,
     message: string,
+    /** The layer that raised it logged it already, with more context than the adapter has. */
+    readonly logged = false,
   ) {
     super(message);
     this.name = 'FsError';

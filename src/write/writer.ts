@@ -893,7 +893,7 @@ export class DraftWriter {
   private refuseName(op: string, datasetId: number, p: string, problem: NameProblem | undefined): void {
     if (!problem) return;
     this.log(`${op} ${p} (dataset ${datasetId}): refused (EINVAL), rule ${problem.rule}: ${problem.message}`);
-    throw einval(`${p}: ${problem.message}`);
+    throw new FsError('EINVAL', `${p}: ${problem.message}`, true);
   }
 
   private async requireEdit(datasetId: number): Promise<void> {
