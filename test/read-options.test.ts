@@ -1,15 +1,14 @@
 // Read-path options and corners over a real mount: mount roots, the archival
 // tabular view, every Access API variant (compared with the API's own
-// download), statfs, and `dvfs demo`.
-import { execFile as execFileCb, spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
-import os from 'node:os';
+// download) and statfs. (`dvfs demo` is in demo.test.ts.)
+import { execFile as execFileCb } from 'node:child_process';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Api } from './helpers/api.js';
-import { CLI, startServe, type ServeProcess } from './helpers/serve.js';
-import { isMounted, lazyUnmount, startMount } from './helpers/mount.js';
+import { startServe, type ServeProcess } from './helpers/serve.js';
+import { startMount } from './helpers/mount.js';
 import { addFile, createCollection, createDataset, publishCollection, publishDataset, waitForNoLocks } from './helpers/fixtures.js';
 import { folderFor, md5 } from './helpers/dataset-fixture.js';
 import { PNG } from 'pngjs';
@@ -170,46 +169,3 @@ describe('tabular views and variants', () => {
     expect(stdout).toContain(m.mountpoint);
   });
 });
-
-describe('dvfs demo', () => {
-  it('starts the demo server, mounts it, and Ctrl-C stops both', async () => {
-    const work = await mkdtemp(path.join(os.tmpdir(), 'dvfs-demo-'));
-    const mnt = path.join(work, 'mnt');
-    const home = path.join(work, 'home');
-    const p = spawn(process.execPath, [CLI, 'demo', mnt, '--data-dir', path.join(work, 'data')], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, HOME: home, XDG_CACHE_HOME: path.join(home, '.cache') },
-    });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += d));
-    p.stderr.on('data', (d: Buffer) => (out += d));
-    try {
-      await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`demo did not mount:\n${out}`)), 150_000);
-        p.stdout.on('data', () => {
-          if (/Ctrl-C unmounts and stops/.test(out)) {
-            clearTimeout(t);
-            resolve();
-          }
-        });
-        p.once('exit', (c) => reject(new Error(`demo exited ${c}:\n${out}`)));
-      });
-      expect(out).toMatch(/Try:/);
-      expect((await readdir(mnt)).sort()).toEqual(['earth-sciences', 'social-science']);
-      const sqlite = /sqlite3 (\S+stations\.sqlite)/.exec(out)![1];
-      const { stdout } = await execFile('sqlite3', [path.resolve(sqlite), 'select count(*) from stations'], { cwd: process.cwd() });
-      expect(stdout.trim()).toBe('40');
-      p.kill('SIGINT');
-      await new Promise((r) => p.once('exit', r));
-      expect(p.exitCode).toBe(0);
-      expect(isMounted(mnt)).toBe(false);
-      const url = /demo Dataverse is at (http:\/\/\S+?);/.exec(out)![1];
-      await expect(fetch(`${url}/api/info/version`)).rejects.toThrow(); // the server stopped too
-    } finally {
-      if (p.exitCode === null) p.kill('SIGKILL');
-      lazyUnmount(mnt);
-      await rm(work, { recursive: true, force: true });
-    }
-  });
-});
-

@@ -53,6 +53,12 @@ export interface MountSettings {
   token?: string;
   tokenFile?: string;
   cacheDir: string;
+  /**
+   * The folder of this mount's block cache and write journal. Default: one per server under
+   * cacheDir, named by a hash of the server's origin. `dvfs demo` gives its own (its server's
+   * port changes at every run, its data directory does not).
+   */
+  serverDir?: string;
   cacheMaxBytes: number;
   metadataTtlSeconds: number;
   attrTimeoutSeconds: number;
@@ -194,7 +200,7 @@ export async function mountAndWait(settings: MountSettings, onReady?: () => void
       guest: !token,
     });
     await ns.init();
-    const serverDir = path.join(settings.cacheDir, createHash('sha256').update(client.transport.origin).digest('hex').slice(0, 12));
+    const serverDir = settings.serverDir ?? path.join(settings.cacheDir, createHash('sha256').update(client.transport.origin).digest('hex').slice(0, 12));
     await mkdir(settings.cacheDir, { recursive: true, mode: 0o700 });
     await chmod(settings.cacheDir, 0o700);
     const cache = await openBlockCache({ dir: serverDir, maxBytes: settings.cacheMaxBytes, client, log });

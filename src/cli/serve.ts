@@ -24,6 +24,8 @@ Options:
   --version-string V    what /api/info/version reports (default 6.11)
   --max-upload-bytes N  :MaxFileUploadSizeInBytes (default: no limit)
   --zip-files-limit N   :ZipUploadFilesLimit, entries an uploaded zip may unpack to (default 1000)
+  --exit-on-stdin-close stop when standard input reaches its end ('dvfs demo' starts
+                        its server so: the server never outlives a killed demo)
 ${FAULT_FLAG_HELP}`;
 
 export async function runServe(args: string[]): Promise<number> {
@@ -39,6 +41,7 @@ export async function runServe(args: string[]): Promise<number> {
       'version-string': { type: 'string' },
       'max-upload-bytes': { type: 'string' },
       'zip-files-limit': { type: 'string' },
+      'exit-on-stdin-close': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
       ...FAULT_FLAG_SPEC,
     },
@@ -69,6 +72,17 @@ export async function runServe(args: string[]): Promise<number> {
   if (values['zip-files-limit'] !== undefined) config.zipUploadFilesLimit = num('zip-files-limit', values['zip-files-limit']);
   Object.assign(config, faultConfigFromFlags(values as Record<string, unknown>));
 
+  // Started before the seeding: a parent that dies while the demo data is built still stops us
+  // (once the seeding is done, so that the data directory is never left half seeded).
+  const parentGone = values['exit-on-stdin-close']
+    ? new Promise<void>((resolve) => {
+        process.stdin.once('end', resolve);
+        process.stdin.once('close', resolve);
+        process.stdin.once('error', () => resolve());
+        process.stdin.resume();
+      })
+    : new Promise<void>(() => {});
+
   const server = await startServer({
     dataDir,
     port: num('port', values.port),
@@ -89,11 +103,14 @@ export async function runServe(args: string[]): Promise<number> {
   console.log(`dvfs serve: listening on ${server.url} (data in ${dataDir})`);
   if (server.config.blobOrigin) console.log(`dvfs serve: blob origin for redirect mode on ${server.config.blobOrigin}`);
 
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  await Promise.race([
+    parentGone,
+    new Promise<void>((resolve) => {
+      const stop = () => resolve();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    }),
+  ]);
   await server.close();
   return 0;
 }
