@@ -37,7 +37,7 @@ export interface BlockCacheOptions {
    * Global budget of prefetched bytes not yet read, all readers together
    * (default 16 MiB: full speed on loopback, and four 4 MiB requests in
    * flight on a slow link. On the bench's slow link (40 ms per request,
-   * 50 MiB/s per connection) 32 MiB read at 4x curl and 16 MiB at 3x, for
+   * 50 MiB/s per connection) 32 MiB read at 3.6-4x curl and 16 MiB at 2.6-3x, for
    * about 20 MiB less peak RSS; see scripts/bench-cache.mjs).
    */
   prefetchBytes?: number;
