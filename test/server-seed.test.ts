@@ -1,6 +1,6 @@
 // `dvfs serve --seed demo`: the demonstration installation the issue asks for,
 // checked through the API (expected values are what the seed promises in the README).
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Api } from './helpers/api.js';
@@ -95,8 +95,20 @@ describe('demo seed', () => {
     try {
       expect(again.output()).not.toContain('seeding');
       expect(again.output()).toContain(tokens.editor.token);
+      // A second server on the same data directory would overwrite the first one's state.
+      await expect(startServe({ dataDir: srv.dataDir })).rejects.toThrow(new RegExp(`another dvfs serve \\(process ${again.proc.pid}\\) uses the data directory`));
     } finally {
       await again.stop();
+    }
+  });
+
+  it('says so when a seeding was interrupted (the tokens file, written last, is missing)', async () => {
+    const file = path.join(srv.dataDir, 'demo-tokens.json');
+    await rename(file, `${file}.away`);
+    try {
+      await expect(startServe({ dataDir: srv.dataDir, args: ['--seed', 'demo'] })).rejects.toThrow(/seeding was interrupted .*remove that folder and start again/);
+    } finally {
+      await rename(`${file}.away`, file);
     }
   });
 });

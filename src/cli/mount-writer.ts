@@ -11,7 +11,7 @@ import { fileSource } from '../tree/file-nodes.js';
 import { FsError } from '../tree/errors.js';
 import { DEFAULT_JUNK, DraftWriter, type BaseFile, type RecoverReport, type SyncResult } from '../write/index.js';
 import { formatSize } from './sizes.js';
-import { lockStateDir, type StateLock } from './state-lock.js';
+import { lockDir, type StateLock } from './state-lock.js';
 
 export interface WriterSetup {
   client: DataverseClient;
@@ -65,7 +65,7 @@ async function copyThroughCache(cache: BlockCache, base: BaseFile, dest: string)
 export async function openWriter(s: WriterSetup): Promise<MountWriter> {
   const stateDir = path.join(s.serverDir, 'write');
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
-  const lock = await lockStateDir(stateDir, s.mountpoint);
+  const lock = await lockDir(stateDir, `dvfs mount (at ${s.mountpoint})`, 'the write journal', 'unmount it first, or give this mount its own --cache-dir');
   try {
     const writer = new DraftWriter({
       client: s.client,

@@ -1,10 +1,12 @@
 // `dvfs serve`: the built-in Dataverse-compatible server.
+import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startServer } from '../server/server.js';
 import { FAULT_FLAG_HELP, faultConfigFromFlags, faultOptionsFromFlags, FAULT_FLAG_SPEC } from '../server/fault-flags.js';
 import { seedDemo } from '../server/seed/demo.js';
+import { lockDir } from './state-lock.js';
 
 const HELP = `Usage: dvfs serve [options]
 
@@ -83,34 +85,41 @@ export async function runServe(args: string[]): Promise<number> {
       })
     : new Promise<void>(() => {});
 
-  const server = await startServer({
-    dataDir,
-    port: num('port', values.port),
-    host: values.host,
-    config,
-    faults: faultOptionsFromFlags(values as Record<string, unknown>),
-    log: (line) => console.error(`dvfs serve: ${line}`),
-  });
-  if (values.seed === 'demo') {
-    try {
-      await seedDemo(server, (line) => console.log(line));
-    } catch (e) {
-      await server.close();
-      throw e;
+  // One server per data directory: two would overwrite each other's state.json.
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const lock = await lockDir(dataDir, 'dvfs serve', 'the data directory', 'stop it first, or give this server its own --data-dir');
+  try {
+    const server = await startServer({
+      dataDir,
+      port: num('port', values.port),
+      host: values.host,
+      config,
+      faults: faultOptionsFromFlags(values as Record<string, unknown>),
+      log: (line) => console.error(`dvfs serve: ${line}`),
+    });
+    if (values.seed === 'demo') {
+      try {
+        await seedDemo(server, (line) => console.log(line));
+      } catch (e) {
+        await server.close();
+        throw e;
+      }
     }
+
+    console.log(`dvfs serve: listening on ${server.url} (data in ${dataDir})`);
+    if (server.config.blobOrigin) console.log(`dvfs serve: blob origin for redirect mode on ${server.config.blobOrigin}`);
+
+    await Promise.race([
+      parentGone,
+      new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      }),
+    ]);
+    await server.close();
+    return 0;
+  } finally {
+    await lock.release();
   }
-
-  console.log(`dvfs serve: listening on ${server.url} (data in ${dataDir})`);
-  if (server.config.blobOrigin) console.log(`dvfs serve: blob origin for redirect mode on ${server.config.blobOrigin}`);
-
-  await Promise.race([
-    parentGone,
-    new Promise<void>((resolve) => {
-      const stop = () => resolve();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-    }),
-  ]);
-  await server.close();
-  return 0;
 }

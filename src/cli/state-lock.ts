@@ -1,41 +1,40 @@
-// One mount per write journal: two processes appending to the same journal
-// and uploading the same staged files would send things twice. A lock file
-// holds the owner's pid and start time (a pid alone can be reused after a
-// crash); a lock whose owner is gone is taken over.
+// One process per folder of state: two mounts appending to the same write
+// journal and uploading the same staged files would send things twice; two
+// servers on one data directory would overwrite each other's state. A lock
+// file holds the owner's pid and start time (a pid alone can be reused after
+// a crash); a lock whose owner is gone is taken over.
 import { open, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { processStart } from './runtime.js';
 
 interface Owner {
   pid: number;
-  /** Start time of the process (/proc/<pid>/stat field 22), to tell a reused pid apart. */
+  /** Start time of the process (processStart), to tell a reused pid apart. */
   start: string;
-  mountpoint: string;
+  /** Who holds it, for the message of whoever is refused ("dvfs mount at /mnt"). */
+  what: string;
 }
 
-async function startTime(pid: number): Promise<string | undefined> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
-  if (!stat) return undefined;
-  // Fields after "(comm)": state is field 3, starttime field 22.
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-}
-
-async function alive(owner: Owner): Promise<boolean> {
+function alive(owner: Owner): boolean {
   try {
     process.kill(owner.pid, 0);
   } catch {
     return false;
   }
-  return (await startTime(owner.pid)) === owner.start;
+  return processStart(owner.pid) === owner.start;
 }
 
 export interface StateLock {
   release(): Promise<void>;
 }
 
-/** Take the lock of a write-state folder, or fail with who holds it. */
-export async function lockStateDir(dir: string, mountpoint: string): Promise<StateLock> {
+/**
+ * Take the lock file `<dir>/lock` for `what` (a phrase such as "dvfs mount at
+ * /mnt"), or fail naming who holds it, what it is used for, and `advice`.
+ */
+export async function lockDir(dir: string, what: string, usedFor: string, advice: string): Promise<StateLock> {
   const file = path.join(dir, 'lock');
-  const me: Owner = { pid: process.pid, start: (await startTime(process.pid)) ?? '', mountpoint };
+  const me: Owner = { pid: process.pid, start: processStart(process.pid) ?? '', what };
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fh = await open(file, 'wx', 0o600);
@@ -51,12 +50,7 @@ export async function lockStateDir(dir: string, mountpoint: string): Promise<Sta
     } catch {
       owner = undefined; // torn by a crash while it was written: nobody holds it
     }
-    if (owner && (await alive(owner))) {
-      throw new Error(
-        `another dvfs mount (process ${owner.pid}, at ${owner.mountpoint}) uses the write journal in ${dir}; ` +
-          'unmount it first, or give this mount its own --cache-dir',
-      );
-    }
+    if (owner && alive(owner)) throw new Error(`another ${owner.what} (process ${owner.pid}) uses ${usedFor} in ${dir}; ${advice}`);
     await rm(file, { force: true }); // left by a process that is gone
   }
   throw new Error(`could not take the lock ${file}`);

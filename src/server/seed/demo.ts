@@ -140,7 +140,12 @@ async function inParallel(limit: number, count: number, task: (i: number) => Pro
 export async function seedDemo(server: RunningServer, print: (line: string) => void): Promise<DemoTokens> {
   const tokensPath = path.join(server.store.dataDir, DEMO_TOKENS_FILE);
   if (server.store.collectionByAlias('social-science')) {
-    const tokens = JSON.parse(await readFile(tokensPath, 'utf8')) as DemoTokens;
+    // The tokens file is written last: without it, a seeding was interrupted (it cannot be resumed).
+    const text = await readFile(tokensPath, 'utf8').catch(() => undefined);
+    if (text === undefined) {
+      throw new Error(`${server.store.dataDir} holds a demo installation whose seeding was interrupted (no ${DEMO_TOKENS_FILE}); remove that folder and start again`);
+    }
+    const tokens = JSON.parse(text) as DemoTokens;
     tokens.server = server.url;
     printTokens(tokens, print);
     return tokens;
