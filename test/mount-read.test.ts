@@ -168,6 +168,31 @@ describe('permissions and errors', () => {
     }
   });
 
+  it('--token-file: the token is read from the file, re-read by dvfs refresh, and a rejected one is said in the log', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'dvfs-token-'));
+    const file = path.join(dir, 'token');
+    await writeFile(file, `${fx.editor.token}\n`, { mode: 0o600 });
+    const m = await startMount(srv.url, { args: ['--token-file', file] });
+    const refreshed = async (n: number) => {
+      expect((await dvfs(['refresh', m.mountpoint])).code).toBe(0);
+      for (let i = 0; i < 100 && (m.output().match(/SIGHUP: listings refreshed/g) ?? []).length < n; i++) await new Promise((r) => setTimeout(r, 50));
+    };
+    try {
+      const secret = path.join(m.mountpoint, 'lab', fx.folder, '2.0', 'private', 'secret.txt');
+      expect(await readFile(secret, 'utf8')).toBe('top secret\n'); // the editor's token, from the file
+      expect(await readFile(`/proc/${m.proc.pid}/cmdline`, 'utf8')).not.toContain(fx.editor.token);
+      await writeFile(file, 'not-a-real-token\n');
+      await refreshed(1);
+      await expect.poll(() => m.output(), { timeout: 5000 }).toMatch(/SIGHUP: the server rejects the token in .*token: .*401 Bad API key/);
+      await writeFile(file, `${fx.editor.token}\n`);
+      await refreshed(2);
+      expect(m.output().match(/rejects the token/g)).toHaveLength(1);
+    } finally {
+      await m.dispose();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a guest does not see the unpublished dataset', async () => {
     const m = await startMount(srv.url);
     try {

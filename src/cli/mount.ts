@@ -301,6 +301,13 @@ export async function mountAndWait(settings: MountSettings, onReady?: () => void
           }
           ns.refresh();
           log('SIGHUP: listings refreshed' + (settings.tokenFile ? ' and token re-read' : ''));
+          // A new token that the server rejects would show only as EACCES everywhere: say so once, here.
+          if (settings.tokenFile && token) {
+            await client.me().then(
+              () => undefined,
+              (e: unknown) => log(`SIGHUP: the server rejects the token in ${settings.tokenFile}: ${e instanceof DataverseError ? explain(e, settings) : (e as Error).message}`),
+            );
+          }
         })();
       });
       await unmountRequested;
