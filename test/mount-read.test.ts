@@ -69,6 +69,10 @@ describe('namespace', () => {
     expect(entries).toEqual(['1.0', '2.0', 'draft', 'latest']);
     expect(await sh('readlink', [path.join(ds, 'latest')])).toBe('draft\n');
     expect((await sh('ls', ['-a', path.join(ds, '1.0')])).split('\n').slice(0, 2)).toEqual(['.', '..']);
+    // The link's time is its version's (the draft was created then), not the publication day.
+    const versions = (await api.as(fx.editor.token).get(`/api/datasets/${fx.datasetId}/versions`)).json.data as { versionState: string; createTime: string }[];
+    const draft = versions.find((v) => v.versionState === 'DRAFT')!;
+    expect(Number(await sh('stat', ['-c', '%Y', path.join(ds, 'latest')]))).toBe(Math.floor(Date.parse(draft.createTime) / 1000));
   });
 
   it('find over each version equals the API listing, sizes included', async () => {

@@ -214,7 +214,7 @@ export class Namespace {
             this.opts.guest ? Promise.resolve({ canEditDataset: false }) : this.client.userPermissions(ds.id).catch(() => ({ canEditDataset: false })),
           ]);
           const map = new Map<string, Node>();
-          let newest: { name: string; n: number } | undefined;
+          let newest: { name: string; n: number; v: VersionInfo } | undefined;
           let draft: VersionInfo | undefined;
           for (const v of versions) {
             if (v.versionState === 'DRAFT') draft = v;
@@ -222,7 +222,7 @@ export class Namespace {
             const name = versionFolderName(v.versionNumber ?? 0, v.versionMinorNumber ?? 0);
             map.set(name, this.versionDir(ds, v, name, true));
             const n = (v.versionNumber ?? 0) * 1e6 + (v.versionMinorNumber ?? 0);
-            if (!newest || n > newest.n) newest = { name, n };
+            if (!newest || n > newest.n) newest = { name, n, v };
           }
           if (draft) this.noDraftYet.delete(ds.id);
           else this.noDraftYet.add(ds.id);
@@ -237,8 +237,9 @@ export class Namespace {
             const base = versions.find((v) => versionFolderName(v.versionNumber ?? 0, v.versionMinorNumber ?? 0) === newest!.name)!;
             map.set(DRAFT, this.drafts ? this.writableDraftDir(ds, base, this.drafts, true) : this.versionDir(ds, base, ':latest', false));
           }
-          const latest = draft ? DRAFT : newest?.name;
-          if (latest) map.set(LATEST, { kind: 'link', target: latest, mtime: dateOf(ds.publicationDate), xattrs: {} });
+          // The link's time is that of the version it points to (the dataset's publicationDate is a day, or none).
+          const latest = draft ? { target: DRAFT, time: draft.createTime ?? draft.lastUpdateTime } : newest && { target: newest.name, time: newest.v.releaseTime ?? newest.v.lastUpdateTime };
+          if (latest) map.set(LATEST, { kind: 'link', target: latest.target, mtime: dateOf(latest.time), xattrs: {} });
           return map;
         }),
     };
