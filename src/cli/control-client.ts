@@ -3,7 +3,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
-import { processStart, registryDir, runtimeFile } from './runtime.js';
+import { isRunning, registryDir, runtimeFile } from './runtime.js';
 
 /** What a mount process writes next to its socket (never the token). */
 export interface Runtime {
@@ -15,20 +15,10 @@ export interface Runtime {
   started?: string;
 }
 
-/** Whether a process with this pid exists. */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function readRuntimeFile(file: string): Promise<Runtime | undefined> {
   try {
     const r = JSON.parse(await readFile(file, 'utf8')) as Runtime;
-    return alive(r.pid) && (r.started === undefined || r.started === processStart(r.pid)) ? r : undefined;
+    return isRunning(r.pid, r.started) ? r : undefined;
   } catch {
     return undefined;
   }

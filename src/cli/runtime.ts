@@ -46,3 +46,13 @@ export function processStart(pid: number): string | undefined {
     return undefined;
   }
 }
+
+/** Whether process `pid` runs and, when `started` is given, is the one that started then (not a reused pid). */
+export function isRunning(pid: number, started?: string): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  return started === undefined || processStart(pid) === started;
+}

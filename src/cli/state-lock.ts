@@ -5,7 +5,7 @@
 // a crash); a lock whose owner is gone is taken over.
 import { open, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { processStart } from './runtime.js';
+import { isRunning, processStart } from './runtime.js';
 
 interface Owner {
   pid: number;
@@ -13,15 +13,6 @@ interface Owner {
   start: string;
   /** Who holds it, for the message of whoever is refused ("dvfs mount at /mnt"). */
   what: string;
-}
-
-function alive(owner: Owner): boolean {
-  try {
-    process.kill(owner.pid, 0);
-  } catch {
-    return false;
-  }
-  return processStart(owner.pid) === owner.start;
 }
 
 export interface StateLock {
@@ -50,7 +41,7 @@ export async function lockDir(dir: string, what: string, usedFor: string, advice
     } catch {
       owner = undefined; // torn by a crash while it was written: nobody holds it
     }
-    if (owner && alive(owner)) throw new Error(`another ${owner.what} (process ${owner.pid}) uses ${usedFor} in ${dir}; ${advice}`);
+    if (owner && isRunning(owner.pid, owner.start)) throw new Error(`another ${owner.what ?? 'dvfs process'} (process ${owner.pid}) uses ${usedFor} in ${dir}; ${advice}`);
     await rm(file, { force: true }); // left by a process that is gone
   }
   throw new Error(`could not take the lock ${file}`);

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { forceUnmount, isMounted, isStale } from '../fs/mount.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { alive, callMount, runtimeOf, type Runtime } from './control-client.js';
+import { callMount, runtimeOf, type Runtime } from './control-client.js';
+import { isRunning } from './runtime.js';
 import type { StatusReport } from './control-server.js';
 import { progressLine } from './progress.js';
 
@@ -31,7 +32,7 @@ async function waitForExit(rt: Runtime): Promise<boolean> {
   const progress = progressLine();
   let lastSign = Date.now();
   try {
-    while (alive(rt.pid)) {
+    while (isRunning(rt.pid, rt.started)) {
       const r = await callMount<StatusReport>(rt, 'GET', '/status').catch(() => undefined);
       if (r) {
         progress.update(r);
