@@ -35,7 +35,11 @@ export async function fetchZip(
   deliver: (source: FileSource, data: Buffer) => void,
 ): Promise<void> {
   const bySize = new Map<number, FileSource[]>();
-  for (const s of sources) bySize.set(s.size, [...(bySize.get(s.size) ?? []), s]);
+  for (const s of sources) {
+    const same = bySize.get(s.size);
+    if (same) same.push(s);
+    else bySize.set(s.size, [s]);
+  }
   // A zip far bigger than the files asked for is not this batch. Room for deflate growing incompressible
   // bytes a little, and for the zip's own headers, names, central directory and MANIFEST.TXT.
   const files = sources.reduce((n, s) => n + s.size, 0);

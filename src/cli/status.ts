@@ -78,8 +78,9 @@ export async function runStatus(args: string[]): Promise<number> {
     if (a.status === 'fulfilled') reports.push(a.value);
     else console.error(`dvfs status: the mount at ${mounts[i].mountpoint} (process ${mounts[i].pid}) does not answer: ${(a.reason as Error).message}`);
   });
-  if (values.json && positionals.length !== 1) console.log(JSON.stringify(reports, null, 2));
-  else if (values.json && reports.length) console.log(JSON.stringify(reports[0], null, 2));
-  else if (reports.length) console.log(reports.map(formatStatus).join('\n\n'));
+  if (values.json) {
+    const out = positionals.length === 1 ? reports[0] : reports;
+    if (out) console.log(JSON.stringify(out, null, 2));
+  } else if (reports.length) console.log(reports.map(formatStatus).join('\n\n'));
   return reports.length === answers.length ? 0 : 1;
 }

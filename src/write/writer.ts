@@ -478,8 +478,7 @@ export class DraftWriter {
     const found = await this.lookup(datasetId, p);
     if (!found.entry && !found.fm) throw notFound(p);
     await this.requireEdit(datasetId);
-    // The listing the emptied-folder check below uses, fetched before anything changes (the check must not wait).
-    const files = await this.serverFiles(datasetId);
+    const files = await this.listingIfEmptying(datasetId, p);
     const e = found.entry;
     if (!e) {
       const d = this.newEntry({ datasetId, kind: 'file', path: p, base: baseFromFm(found.fm!, this.o.tabular), fm: found.fm, deleted: true });
@@ -551,7 +550,7 @@ export class DraftWriter {
     if (!toJunk || srcHasBase) this.refuseName('rename', datasetId, to, filePathProblem(to));
     await this.requireEdit(datasetId);
     const dst = await this.lookup(datasetId, to);
-    const files = await this.serverFiles(datasetId);
+    const files = await this.listingIfEmptying(datasetId, from, to);
     const put: Entry[] = [];
     const drop: Entry[] = [];
     const unstage: string[] = [];
@@ -621,20 +620,35 @@ export class DraftWriter {
    * state: if that emptied its folder, the folder would vanish with it (on
    * the server a folder is only the directoryLabel of its files). A file
    * system keeps it, empty, until rmdir: it becomes a local folder, as if
-   * made with mkdir (journaled, dropped when a file lands in it). Returns
-   * the entry to commit, if one was made. Synchronous on purpose: no other
+   * made with mkdir (journaled, dropped when a file lands in it). `files`:
+   * from listingIfEmptying (undefined: nothing to check). Returns the entry
+   * to commit, if one was made. Synchronous on purpose: no other
    * operation may see the folder missing in between.
    */
-  private keepFolder(datasetId: number, files: FileMetadataInfo[], removed: string): Entry[] {
+  private keepFolder(datasetId: number, files: FileMetadataInfo[] | undefined, removed: string): Entry[] {
     const state = this.state!;
     const dir = splitPath(removed).dir;
-    if (dir === '' || state.dirAt(datasetId, dir)) return [];
+    if (!files || state.dirAt(datasetId, dir)) return [];
     // Still shown (other files or folders in it, or its own parents' entries): nothing to keep.
     if (mergeDraft(files, this.overlay(datasetId), this.o.tabular).dirs.has(dir)) return [];
     // Emptying a folder changes its mtime, as removing an entry does in POSIX.
     const e = this.newEntry({ datasetId, kind: 'dir', path: dir, mtime: Date.now() });
     state.add(e);
     return [e];
+  }
+
+  /**
+   * The draft's listing, for keepFolder, when removing `removed` (or moving
+   * it to `to`) may empty its folder; fetched before anything changes, as
+   * keepFolder must not wait. undefined when it cannot empty it: a top-level
+   * entry, a move that stays in the folder (rsync's rename of each temp file,
+   * which would otherwise merge the whole draft once per file), or a folder
+   * kept locally already.
+   */
+  private async listingIfEmptying(datasetId: number, removed: string, to?: string): Promise<FileMetadataInfo[] | undefined> {
+    const dir = splitPath(removed).dir;
+    if (dir === '' || (to !== undefined && isUnder(to, dir)) || this.state!.dirAt(datasetId, dir)) return undefined;
+    return this.serverFiles(datasetId);
   }
 
   /** rmdir(2). */
@@ -648,7 +662,7 @@ export class DraftWriter {
     const busy = [...view.files.keys()].some((f) => isUnder(f, p)) || [...view.dirs.keys()].some((d) => d !== p && isUnder(d, p));
     if (busy) throw new FsError('ENOTEMPTY', `${p} is not empty`);
     await this.requireEdit(datasetId);
-    const files = await this.serverFiles(datasetId);
+    const files = await this.listingIfEmptying(datasetId, p);
     const e = state.dirAt(datasetId, p);
     if (e) {
       state.remove(e);
@@ -666,7 +680,7 @@ export class DraftWriter {
       if (full) throw new FsError('ENOTEMPTY', `${to} is not empty`);
     }
     await this.requireEdit(datasetId);
-    const files = await this.serverFiles(datasetId);
+    const files = await this.listingIfEmptying(datasetId, from, to);
     const put: Entry[] = [];
     const drop: Entry[] = [];
     const target = state.dirAt(datasetId, to);
