@@ -75,7 +75,9 @@ export async function stop(child, signal = 'SIGTERM', graceMs = 20_000) {
 export async function mountDvfs({ cli, url, token, cacheDir, args = [] }) {
   const mnt = await mkdtemp(path.join(work, 'mnt-'));
   cacheDir ??= await mkdtemp(path.join(work, 'cache-'));
-  const m = start(process.execPath, [cli, 'mount', url, mnt, '--cache-dir', cacheDir, ...args], /dvfs: mounted /, { ...process.env, DATAVERSE_API_TOKEN: token });
+  // Through the `dvfs` command (bin/dvfs, which sets node's flags), as users run it, on the build `cli`.
+  const launcher = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'bin', 'dvfs');
+  const m = start(launcher, ['mount', url, mnt, '--cache-dir', cacheDir, ...args], /dvfs: mounted /, { ...process.env, DVFS_CLI: cli, DATAVERSE_API_TOKEN: token });
   await m.ready;
   mounts.add(mnt);
   return {

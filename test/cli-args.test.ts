@@ -69,6 +69,10 @@ describe('usage', () => {
     const unknown = await dvfs(['status', '--bogus']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/dvfs status: Unknown option '--bogus'.*--help lists the flags/);
-    expect((await dvfs(['unmount'])).code).toBe(2);
+    for (const cmd of ['unmount', 'sync', 'publish']) {
+      const missing = await dvfs([cmd]);
+      expect(missing.code, `${cmd} without its argument`).toBe(2);
+      expect(missing.stderr, `${cmd}: the usage goes to stderr`).toMatch(new RegExp(`Usage: dvfs ${cmd} `));
+    }
   });
 });

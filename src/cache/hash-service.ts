@@ -16,7 +16,9 @@
 // copy: their CRC is computed where they are, measured cheaper overall.)
 //
 // Without worker threads (option off, or the worker failed to start) the
-// hashes run on the main thread, one block at a time.
+// hashes run on the main thread, one block at a time. The block cache turns
+// the worker off on machines of 2 cores, where it cost memory and gained no
+// speed (block-cache.ts).
 import { createHash, type Hash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { crc32 } from 'node:zlib';

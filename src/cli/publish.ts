@@ -25,7 +25,8 @@ export async function runPublish(args: string[]): Promise<number> {
     },
   });
   if (values.help || positionals.length !== 1 || (values.major && values.minor)) {
-    console.log(HELP);
+    // --help is asked for (stdout); a usage mistake is an error (stderr).
+    (values.help ? console.log : console.error)(HELP);
     return values.help ? 0 : 2;
   }
   const target = path.resolve(positionals[0]);

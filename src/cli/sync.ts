@@ -44,7 +44,8 @@ export async function runSync(args: string[]): Promise<number> {
     options: { help: { type: 'boolean', short: 'h' } },
   });
   if (values.help || positionals.length !== 1) {
-    console.log(HELP);
+    // --help is asked for (stdout); a usage mistake is an error (stderr).
+    (values.help ? console.log : console.error)(HELP);
     return values.help ? 0 : 2;
   }
   const mnt = path.resolve(positionals[0]);
