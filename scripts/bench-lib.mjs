@@ -71,13 +71,12 @@ export async function stop(child, signal = 'SIGTERM', graceMs = 20_000) {
 /**
  * `dvfs mount` of `url` on a new folder in the work folder, with the token in
  * its environment (never in its arguments); resolves once it is mounted.
+ * `nodeArgs` go to node itself (e.g. V8 flags).
  */
-export async function mountDvfs({ cli, url, token, cacheDir, args = [] }) {
+export async function mountDvfs({ cli, url, token, cacheDir, args = [], nodeArgs = [] }) {
   const mnt = await mkdtemp(path.join(work, 'mnt-'));
   cacheDir ??= await mkdtemp(path.join(work, 'cache-'));
-  // Through the `dvfs` command (bin/dvfs, which sets node's flags), as users run it, on the build `cli`.
-  const launcher = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'bin', 'dvfs');
-  const m = start(launcher, ['mount', url, mnt, '--cache-dir', cacheDir, ...args], /dvfs: mounted /, { ...process.env, DVFS_CLI: cli, DATAVERSE_API_TOKEN: token });
+  const m = start(process.execPath, [...nodeArgs, cli, 'mount', url, mnt, '--cache-dir', cacheDir, ...args], /dvfs: mounted /, { ...process.env, DATAVERSE_API_TOKEN: token });
   await m.ready;
   mounts.add(mnt);
   return {

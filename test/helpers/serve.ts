@@ -8,8 +8,6 @@ import { fileURLToPath } from 'node:url';
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The built CLI; DVFS_CLI points elsewhere (parallel builds into .build/<name>). */
 export const CLI = process.env.DVFS_CLI ? path.resolve(process.env.DVFS_CLI) : path.join(REPO, 'dist', 'cli', 'main.js');
-/** The `dvfs` command as installed (bin/dvfs: node's flags, then the CLI; DVFS_CLI passes through). */
-export const LAUNCHER = path.join(REPO, 'bin', 'dvfs');
 
 export interface ServeProcess {
   url: string;
