@@ -58,7 +58,7 @@ export interface BlockCacheOptions {
   /**
    * Whole-file checksums and block CRCs in a worker thread (default: on a
    * machine with more than 2 cores). The worker's V8 isolate costs about
-   * 10 MiB of peak RSS; on 2 cores it brought no read speed in the bench (8
+   * 14 MiB of peak RSS; on 2 cores it brought no read speed in the bench (8
    * parallel readers: 138 MiB without, 152 with, at the same MB/s), while
    * with more cores it hashes beside the main thread.
    */
